@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { translateDdl } from './ddl.ts';
 import { rewritePlaceholders } from './placeholders.ts';
 
 test('numbers bare placeholders in order', () => {
@@ -23,8 +24,7 @@ test('a dollar inside an identifier or a $n parameter is not a quote', () => {
   assert.deepEqual(rewritePlaceholders("SELECT ?::text || 'x'"), { text: "SELECT $1::text || 'x'", count: 1 });
 });
 
-test('shared DDL: BLOB and REAL become BYTEA and DOUBLE PRECISION outside quotes', async () => {
-  const { translateDdl } = await import('./ddl.ts');
+test('shared DDL: BLOB and REAL become BYTEA and DOUBLE PRECISION outside quotes', () => {
   assert.equal(
     translateDdl(`CREATE TABLE t (b BLOB, r real, "BLOB" TEXT DEFAULT 'REAL'); -- BLOB\nCREATE TABLE blobs (x INTEGER)`),
     `CREATE TABLE t (b BYTEA, r DOUBLE PRECISION, "BLOB" TEXT DEFAULT 'REAL'); -- BLOB\nCREATE TABLE blobs (x INTEGER)`,

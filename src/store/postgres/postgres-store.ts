@@ -64,6 +64,8 @@ export class PostgresStore implements StateStore {
   readonly #pool: pg.Pool;
   readonly #als = new AsyncLocalStorage<TxFrame>();
   readonly #maxAttempts: number;
+  /** `?` → `$n` rewrites, bounded like SQLite's statement cache. */
+  readonly #texts = new Map<string, string>();
 
   constructor(url: string, opts: PostgresStoreOptions = {}) {
     this.#maxAttempts = Math.max(1, opts.maxTxAttempts ?? 30);
@@ -166,6 +168,16 @@ export class PostgresStore implements StateStore {
     return this.#pool.end();
   }
 
+  #text(sql: string): string {
+    let text = this.#texts.get(sql);
+    if (text === undefined) {
+      text = rewritePlaceholders(sql).text;
+      if (this.#texts.size >= 512) this.#texts.clear();
+      this.#texts.set(sql, text);
+    }
+    return text;
+  }
+
   #current(): TxFrame | undefined {
     const frame = this.#als.getStore();
     return frame && !frame.done ? frame : undefined;
@@ -188,7 +200,7 @@ export class PostgresStore implements StateStore {
   }
 
   async #query(frame: TxFrame | undefined, sql: string, params: readonly SqlValue[]): Promise<pg.QueryResult> {
-    const query = { text: rewritePlaceholders(sql).text, values: params.map(toPg) };
+    const query = { text: this.#text(sql), values: params.map(toPg) };
     if (!frame) return this.#pool.query(query);
     if (frame.failed !== undefined) throw transactionAborted(frame.failed);
     try {
