@@ -24,6 +24,10 @@ export class DnsServer {
     this.opts = { port: 53, ttl: 5, ...opts };
   }
 
+  get host(): string {
+    return this.opts.host;
+  }
+
   /** Replaces all records. Names are matched case-insensitively, without trailing dot. */
   setRecords(records: { name: string; ip: string }[]): void {
     this.records.clear();

@@ -1,0 +1,440 @@
+/**
+ * Linux network driver: one bridge per network (the gateway address lives on
+ * the bridge), one network namespace per instance, one veth pair per NIC, and
+ * nftables tables owned by yun (`inet <prefix>` filter, `ip <prefix>_nat`,
+ * `bridge <prefix>` anti-spoofing). DNS is served in-process per network.
+ *
+ * What it cannot do:
+ * - IPv4 only; IPv6 is dropped at the instance ports.
+ * - Networks on one host must not overlap (the source address identifies the
+ *   instance for security groups and metadata).
+ * - Security groups need br_netfilter with bridge-nf-call-iptables=1 (set by
+ *   the driver; a host-wide setting). Without it capabilities say so.
+ * - Published ports are reachable from the host and from outside; instances
+ *   of other networks cannot use them (isolation wins).
+ * - A hairpin source behind a published port from 127.0.0.1 appears as the
+ *   network gateway, so `remoteCidr` cannot tell loopback clients apart.
+ */
+import { join } from 'node:path';
+import { YunError, notFound } from '../../../core/errors.ts';
+import { contains, overlaps, parseCidr, parseIpv4 } from '../../ipam.ts';
+import { DnsServer, resolvConf } from '../../dns/server.ts';
+import type {
+  AttachResult, AttachSpec, DesiredNetworkState, DnsRecord, InstanceIdentifier, NetworkDriver,
+  NetworkDriverCapabilities, NetworkSpec, OwnedObjects, PublishSpec, SecurityRule,
+} from '../types.ts';
+import { publishClash, validateAttach, validateId, validateNetwork, validatePublish, validateRecords, validateRules } from '../validate.ts';
+import { type Runner, run as defaultRun } from './exec.ts';
+import { Kernel } from './kernel.ts';
+import { Names } from './names.ts';
+import { fullRuleset, portRuleset, type RulesetOptions } from './ruleset.ts';
+import { type DriverState, type PortState, emptyState, loadState, saveState } from './state.ts';
+
+export interface LinuxDriverOptions {
+  /** Owner prefix of every kernel object, 2-5 chars. Default `yun`. */
+  prefix?: string;
+  /** Where the driver mirrors its model. Default `/run/yun/network`. */
+  stateDir?: string;
+  /** Target of 169.254.169.254:80 (a host address where yun's metadata server listens). */
+  metadata?: { host: string; port: number };
+  /** Port of the per-network DNS responders. Default 53. */
+  dnsPort?: number;
+  run?: Runner;
+}
+
+type Net = Required<NetworkSpec>;
+
+export interface LinuxProbe {
+  ok: boolean;
+  reasons: string[];
+  brNetfilter: boolean;
+}
+
+export class LinuxNetworkDriver implements NetworkDriver, InstanceIdentifier {
+  readonly capabilities: NetworkDriverCapabilities;
+  private readonly names: Names;
+  private readonly kernel: Kernel;
+  private readonly run: Runner;
+  private readonly stateFile: string;
+  private readonly ruleOpts: RulesetOptions;
+  private readonly dns = new Map<string, DnsServer>();
+  private state: DriverState = emptyState();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(opts: LinuxDriverOptions, probe: LinuxProbe) {
+    this.names = new Names(opts.prefix ?? 'yun');
+    this.run = opts.run ?? defaultRun;
+    this.kernel = new Kernel(this.run);
+    this.stateFile = join(opts.stateDir ?? '/run/yun/network', `${this.names.prefix}-linux.json`);
+    if (opts.metadata) {
+      if (parseIpv4(opts.metadata.host) === undefined || !Number.isInteger(opts.metadata.port) || opts.metadata.port < 1 || opts.metadata.port > 65535) {
+        throw new YunError('ValidationFailed', 'metadata must be {host: IPv4, port: 1-65535}', { field: 'metadata' });
+      }
+    }
+    this.ruleOpts = { metadata: opts.metadata, dnsPort: opts.dnsPort ?? 53 };
+    const notes: string[] = [];
+    if (!probe.brNetfilter) notes.push('br_netfilter is unavailable: security groups are not enforced between instances of one network');
+    if (!opts.metadata) notes.push('no metadata target configured');
+    this.capabilities = {
+      kind: 'linux', isolation: true, securityGroupsEnforced: probe.brNetfilter, dns: true,
+      metadata: !!opts.metadata, perInstanceAddress: true, notes,
+    };
+  }
+
+  /** Checks root, iproute2, nftables and br_netfilter (enabling it when possible). */
+  static async probe(run: Runner = defaultRun): Promise<LinuxProbe> {
+    const reasons: string[] = [];
+    if (process.getuid?.() !== 0) reasons.push('not running as root');
+    for (const [cmd, args] of [['ip', ['-V']], ['nft', ['--version']]] as const) {
+      const r = await run(cmd, [...args], { allowFail: true }).catch(() => undefined);
+      if (!r || r.code !== 0) reasons.push(`${cmd} is not installed`);
+    }
+    let brNetfilter = false;
+    if (reasons.length === 0) {
+      const k = new Kernel(run);
+      brNetfilter = await k.trySysctl('net/bridge/bridge-nf-call-iptables', '1');
+      if (!brNetfilter) {
+        await run('modprobe', ['br_netfilter'], { allowFail: true }).catch(() => undefined);
+        brNetfilter = await k.trySysctl('net/bridge/bridge-nf-call-iptables', '1');
+      }
+    }
+    return { ok: reasons.length === 0, reasons, brNetfilter };
+  }
+
+  /**
+   * Opens the driver: probes the host (CapabilityMissing when unusable) and
+   * loads the last saved model. Kernel objects are not changed until the first
+   * operation; call reconcile() at start to converge.
+   */
+  static async open(opts: LinuxDriverOptions = {}): Promise<LinuxNetworkDriver> {
+    const probe = await LinuxNetworkDriver.probe(opts.run);
+    if (!probe.ok) throw new YunError('CapabilityMissing', `linux network driver unusable: ${probe.reasons.join('; ')}`, { details: { reasons: probe.reasons } });
+    const d = new LinuxNetworkDriver(opts, probe);
+    d.state = await loadState(d.stateFile);
+    for (const net of Object.values(d.state.networks)) await d.syncDns(net).catch(() => undefined);
+    return d;
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.queue.then(fn, fn);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  private save() {
+    return saveState(this.stateFile, this.state);
+  }
+
+  private async applyFull(): Promise<void> {
+    await this.run('nft', ['-f', '-'], { input: fullRuleset(this.state, this.names, this.ruleOpts) });
+  }
+
+  // ---- networks ----
+
+  ensureNetwork(spec: NetworkSpec): Promise<void> {
+    const net = validateNetwork(spec);
+    return this.serial(async () => {
+      this.checkOverlap(net, Object.values(this.state.networks));
+      await this.kernelNetwork(net);
+      this.state.networks[net.id] = net;
+      await this.save();
+      await this.applyFull();
+      await this.syncDns(net);
+    });
+  }
+
+  private checkOverlap(net: Net, others: Net[]) {
+    const c = parseCidr(net.cidr);
+    for (const o of others) {
+      if (o.id !== net.id && overlaps(c, parseCidr(o.cidr))) {
+        throw new YunError('Conflict', `network ${net.id} (${net.cidr}) overlaps network ${o.id} (${o.cidr}) on this host`, { field: 'cidr' });
+      }
+    }
+  }
+
+  private async kernelNetwork(net: Net): Promise<void> {
+    const b = this.names.bridge(net.id);
+    if (!(await this.kernel.linkExists(b))) await this.kernel.ip(['link', 'add', 'name', b, 'type', 'bridge']);
+    await this.kernel.ip(['link', 'set', 'dev', b, 'mtu', String(net.mtu), 'alias', `yun:net:${net.id}`]);
+    const want = `${net.gateway}/${parseCidr(net.cidr).prefix}`;
+    const have = await this.kernel.addrs(b);
+    for (const a of have) if (a !== want) await this.kernel.ip(['addr', 'del', a, 'dev', b]);
+    if (!have.includes(want)) await this.kernel.ip(['addr', 'add', want, 'dev', b]);
+    // 127.0.0.1 ↔ bridge DNAT (published ports from loopback, metadata to a loopback server).
+    await this.kernel.sysctl(`net/ipv4/conf/${b}/route_localnet`, '1');
+    await this.kernel.trySysctl(`net/ipv6/conf/${b}/disable_ipv6`, '1');
+    await this.kernel.ip(['link', 'set', 'dev', b, 'up']);
+    if (net.nat) await this.kernel.sysctl('net/ipv4/ip_forward', '1');
+  }
+
+  deleteNetwork(id: string): Promise<void> {
+    validateId(id, 'id');
+    return this.serial(async () => {
+      const inUse = Object.values(this.state.ports).filter((p) => p.networkId === id);
+      if (inUse.length > 0) throw new YunError('InvalidState', `network ${id} still has ${inUse.length} attached port(s)`);
+      await this.stopDns(id);
+      delete this.state.networks[id];
+      delete this.state.dns[id];
+      await this.save();
+      await this.applyFull();
+      await this.kernel.deleteLink(this.names.bridge(id));
+    });
+  }
+
+  // ---- ports ----
+
+  attach(spec: AttachSpec): Promise<AttachResult> {
+    const v = validateAttach(spec);
+    return this.serial(async () => {
+      const net = this.state.networks[v.networkId];
+      if (!net) throw notFound('network', v.networkId);
+      this.checkPortAddress(net, v.portId, v.ip, Object.values(this.state.ports));
+      const old = this.state.ports[v.portId];
+      const sameInstance = old && old.instanceId === v.instanceId;
+      const port: PortState = {
+        networkId: v.networkId, portId: v.portId, instanceId: v.instanceId, ip: v.ip,
+        mac: v.mac ?? this.names.mac(v.portId), dnsName: v.dnsName,
+        ifname: sameInstance ? old.ifname : this.freeIfname(v.instanceId, Object.values(this.state.ports)),
+        rules: spec.securityRules === undefined && old ? old.rules : v.securityRules ?? [],
+      };
+      if (old && !sameInstance) await this.kernelDetach(old, Object.values(this.state.ports));
+      await this.kernelAttach(port, net);
+      this.state.ports[port.portId] = port;
+      await this.save();
+      await this.applyFull();
+      await this.syncDns(net);
+      return this.attachResult(port, net);
+    });
+  }
+
+  private attachResult(port: PortState, net: Net): AttachResult {
+    return { netnsPath: this.kernel.netnsPath(this.names.netns(port.instanceId)), ifname: port.ifname, resolvConf: resolvConf(net.gateway, net.dnsDomain) };
+  }
+
+  private checkPortAddress(net: Net, portId: string, ip: string, ports: PortState[]) {
+    const c = parseCidr(net.cidr);
+    const n = parseIpv4(ip)!;
+    if (!contains(c, n) || n === c.network || ip === net.gateway || n === (c.network | (2 ** (32 - c.prefix) - 1))) {
+      throw new YunError('ValidationFailed', `ip ${ip} is not a usable address of ${net.cidr}`, { field: 'ip' });
+    }
+    const clash = ports.find((p) => p.ip === ip && p.portId !== portId);
+    if (clash) throw new YunError('Conflict', `ip ${ip} is already used by port ${clash.portId}`, { field: 'ip' });
+  }
+
+  private freeIfname(instanceId: string, ports: PortState[]): string {
+    const used = new Set(ports.filter((p) => p.instanceId === instanceId).map((p) => p.ifname));
+    for (let i = 0; ; i++) if (!used.has(`eth${i}`)) return `eth${i}`;
+  }
+
+  private async kernelAttach(port: PortState, net: Net): Promise<void> {
+    const k = this.kernel;
+    const ns = this.names.netns(port.instanceId);
+    const hv = this.names.hostVeth(port.portId);
+    const b = this.names.bridge(net.id);
+    const addr = `${port.ip}/${parseCidr(net.cidr).prefix}`;
+    await k.ensureNetns(ns);
+    const links = await k.links();
+    const host = links.find((l) => l.ifname === hv);
+    const inner = host ? (await k.links(ns)).find((l) => l.ifname === port.ifname) : undefined;
+    const intact = host && inner && host.master === b && host.mtu === net.mtu && (await k.addrs(port.ifname, ns)).join() === addr;
+    if (!intact) {
+      await k.deleteLink(hv);
+      await k.deleteLink(this.names.tmpPeer(port.portId));
+      if (await k.linkExists(port.ifname, ns)) await k.ip(['-n', ns, 'link', 'del', 'dev', port.ifname]);
+      const tmp = this.names.tmpPeer(port.portId);
+      const mtu = String(net.mtu);
+      await k.ip(['link', 'add', 'name', hv, 'mtu', mtu, 'type', 'veth', 'peer', 'name', tmp, 'mtu', mtu, 'netns', ns]);
+      await k.ip(['-n', ns, 'link', 'set', 'dev', tmp, 'name', port.ifname, 'address', port.mac]);
+      await k.trySysctl(`net/ipv6/conf/${hv}/disable_ipv6`, '1');
+      await k.ip(['-n', ns, 'addr', 'add', addr, 'dev', port.ifname]);
+      await k.ip(['link', 'set', 'dev', hv, 'master', b, 'alias', `yun:port:${port.portId}`, 'up']);
+    }
+    await k.ip(['-n', ns, 'link', 'set', 'dev', port.ifname, 'up']);
+    if (port.ifname === 'eth0') {
+      await k.ip(['-n', ns, 'route', 'replace', 'default', 'via', net.gateway, 'dev', port.ifname]);
+      await k.writeNetnsEtc(ns, 'resolv.conf', resolvConf(net.gateway, net.dnsDomain));
+    }
+  }
+
+  private async kernelDetach(port: PortState, ports: PortState[]): Promise<void> {
+    await this.kernel.deleteLink(this.names.hostVeth(port.portId));
+    const others = ports.filter((p) => p.instanceId === port.instanceId && p.portId !== port.portId);
+    if (others.length === 0) await this.kernel.deleteNetns(this.names.netns(port.instanceId));
+  }
+
+  detach(portId: string): Promise<void> {
+    validateId(portId, 'portId');
+    return this.serial(async () => {
+      const port = this.state.ports[portId];
+      if (!port) {
+        await this.kernel.deleteLink(this.names.hostVeth(portId));
+        return;
+      }
+      delete this.state.ports[portId];
+      await this.save();
+      await this.applyFull();
+      await this.kernelDetach(port, [...Object.values(this.state.ports), port]);
+      const net = this.state.networks[port.networkId];
+      if (net) await this.syncDns(net);
+    });
+  }
+
+  applySecurityGroups(portId: string, rules: SecurityRule[]): Promise<void> {
+    validateId(portId, 'portId');
+    const valid = validateRules(rules);
+    return this.serial(async () => {
+      const port = this.state.ports[portId];
+      if (!port) throw notFound('port', portId);
+      const net = this.state.networks[port.networkId]!;
+      port.rules = valid;
+      await this.save();
+      const r = await this.run('nft', ['-f', '-'], { input: portRuleset(port, net.gateway, this.names, this.ruleOpts), allowFail: true });
+      if (r.code !== 0) await this.applyFull(); // chains missing (e.g. tables removed by hand): rebuild all
+    });
+  }
+
+  // ---- published ports ----
+
+  publishPort(spec: PublishSpec): Promise<void> {
+    const v = validatePublish(spec);
+    return this.serial(async () => {
+      const clash = Object.values(this.state.published).find((p) => p.id !== v.id && publishClash(p, v));
+      if (clash) throw new YunError('Conflict', `${v.protocol} ${v.hostIp}:${v.hostPort} is already published by ${clash.id}`, { field: 'hostPort' });
+      this.state.published[v.id] = v;
+      await this.save();
+      await this.applyFull();
+    });
+  }
+
+  unpublishPort(id: string): Promise<void> {
+    validateId(id, 'id');
+    return this.serial(async () => {
+      if (!this.state.published[id]) return;
+      delete this.state.published[id];
+      await this.save();
+      await this.applyFull();
+    });
+  }
+
+  // ---- DNS ----
+
+  setDnsRecords(networkId: string, records: DnsRecord[]): Promise<void> {
+    validateId(networkId, 'networkId');
+    const valid = validateRecords(records);
+    return this.serial(async () => {
+      const net = this.state.networks[networkId];
+      if (!net) throw notFound('network', networkId);
+      this.state.dns[networkId] = valid;
+      await this.save();
+      await this.syncDns(net);
+    });
+  }
+
+  private recordsOf(netId: string): DnsRecord[] {
+    const own = Object.values(this.state.ports).filter((p) => p.networkId === netId && p.dnsName).map((p) => ({ name: p.dnsName!, ip: p.ip }));
+    return [...own, ...(this.state.dns[netId] ?? [])];
+  }
+
+  private async syncDns(net: Net): Promise<void> {
+    let s = this.dns.get(net.id);
+    if (s && s.host !== net.gateway) {
+      await s.close();
+      s = undefined;
+    }
+    if (!s) {
+      s = new DnsServer({ host: net.gateway, port: this.ruleOpts.dnsPort });
+      s.setRecords(this.recordsOf(net.id));
+      await s.listen();
+      this.dns.set(net.id, s);
+    }
+    s.setRecords(this.recordsOf(net.id));
+  }
+
+  private async stopDns(netId: string): Promise<void> {
+    const s = this.dns.get(netId);
+    this.dns.delete(netId);
+    await s?.close();
+  }
+
+  identifyInstance(sourceIp: string) {
+    const p = Object.values(this.state.ports).find((x) => x.ip === sourceIp);
+    return p ? { instanceId: p.instanceId, portId: p.portId, networkId: p.networkId } : undefined;
+  }
+
+  // ---- reconcile ----
+
+  reconcile(desired: DesiredNetworkState): Promise<void> {
+    const nets = desired.networks.map(validateNetwork);
+    const ports = desired.ports.map(validateAttach);
+    const pubs = desired.publishedPorts.map(validatePublish);
+    const dns = Object.fromEntries(Object.entries(desired.dnsRecords ?? {}).map(([k, v]) => [validateId(k, 'dnsRecords'), validateRecords(v)]));
+    return this.serial(async () => {
+      const next = emptyState();
+      for (const n of nets) {
+        this.checkOverlap(n, Object.values(next.networks));
+        next.networks[n.id] = n;
+      }
+      for (const v of ports) {
+        const net = next.networks[v.networkId];
+        if (!net) throw new YunError('ValidationFailed', `port ${v.portId} refers to unknown network ${v.networkId}`, { field: 'ports' });
+        this.checkPortAddress(net, v.portId, v.ip, Object.values(next.ports));
+        const old = this.state.ports[v.portId];
+        const ifname = old && old.instanceId === v.instanceId && !Object.values(next.ports).some((p) => p.instanceId === v.instanceId && p.ifname === old.ifname)
+          ? old.ifname
+          : this.freeIfname(v.instanceId, Object.values(next.ports));
+        next.ports[v.portId] = { networkId: v.networkId, portId: v.portId, instanceId: v.instanceId, ip: v.ip, mac: v.mac ?? this.names.mac(v.portId), dnsName: v.dnsName, ifname, rules: v.securityRules ?? [] };
+      }
+      for (const p of pubs) {
+        const clash = Object.values(next.published).find((q) => publishClash(p, q));
+        if (clash) throw new YunError('Conflict', `published ports ${p.id} and ${clash.id} clash`, { field: 'publishedPorts' });
+        next.published[p.id] = p;
+      }
+      for (const [k, v] of Object.entries(dns)) if (next.networks[k]) next.dns[k] = v;
+      await this.removeStrays(next);
+      this.state = next;
+      await this.save();
+      for (const n of Object.values(next.networks)) await this.kernelNetwork(n);
+      for (const p of Object.values(next.ports)) await this.kernelAttach(p, next.networks[p.networkId]!);
+      await this.applyFull();
+      for (const id of [...this.dns.keys()]) if (!next.networks[id]) await this.stopDns(id);
+      for (const n of Object.values(next.networks)) await this.syncDns(n);
+    });
+  }
+
+  /** Deletes owned kernel objects that `next` does not contain. */
+  private async removeStrays(next: DriverState): Promise<void> {
+    const n = this.names;
+    const wantVeth = new Set(Object.keys(next.ports).map((id) => n.hostVeth(id)));
+    const wantBridge = new Set(Object.keys(next.networks).map((id) => n.bridge(id)));
+    const wantNs = new Set(Object.values(next.ports).map((p) => n.netns(p.instanceId)));
+    for (const l of await this.kernel.links()) {
+      if ((n.isHostVeth(l.ifname) && !wantVeth.has(l.ifname)) || n.isTmpPeer(l.ifname)) await this.kernel.deleteLink(l.ifname);
+    }
+    for (const ns of await this.kernel.netnsList()) if (n.isNetns(ns) && !wantNs.has(ns)) await this.kernel.deleteNetns(ns);
+    for (const l of await this.kernel.links()) if (n.isBridge(l.ifname) && !wantBridge.has(l.ifname)) await this.kernel.deleteLink(l.ifname);
+  }
+
+  async listOwned(): Promise<OwnedObjects> {
+    const n = this.names;
+    const links = await this.kernel.links();
+    const fromAlias = (pre: string, pick: (name: string) => boolean) =>
+      links.filter((l) => pick(l.ifname) && l.alias?.startsWith(pre)).map((l) => l.alias!.slice(pre.length));
+    const nsLive = new Set((await this.kernel.netnsList()).filter((x) => n.isNetns(x)));
+    const instances = [...new Set(Object.values(this.state.ports).map((p) => p.instanceId))].filter((i) => nsLive.has(n.netns(i)));
+    const r = await this.run('nft', ['-j', 'list', 'table', 'ip', n.natTable], { allowFail: true });
+    const publishedPorts: string[] = [];
+    if (r.code === 0) {
+      for (const item of (JSON.parse(r.stdout) as { nftables: Array<{ rule?: { chain: string; comment?: string } }> }).nftables) {
+        const c = item.rule?.comment;
+        if (item.rule?.chain === 'prerouting' && c?.startsWith('pub:')) publishedPorts.push(c.slice(4));
+      }
+    }
+    return { networks: fromAlias('yun:net:', (x) => n.isBridge(x)), ports: fromAlias('yun:port:', (x) => n.isHostVeth(x)), publishedPorts, instances };
+  }
+
+  async close(): Promise<void> {
+    await this.serial(async () => {
+      for (const id of [...this.dns.keys()]) await this.stopDns(id);
+    });
+  }
+}
