@@ -1,0 +1,58 @@
+/**
+ * The seam between compute and the network service. Compute asks the
+ * network service to give an instance its network before the first start,
+ * and to take it back after the workload is deleted. The network service
+ * implements this interface and hands it to the compute module
+ * (`computeModule(config, { networking })`); without it instances get the
+ * "none" implementation: their own namespace with loopback only (oci) or the
+ * host network (process driver).
+ *
+ * Contract:
+ * - `prepare` is idempotent per instance id: called again for the same
+ *   instance (a controller retry, a restart) it returns the same result
+ *   without allocating twice. A `prepare` that throws leaves nothing behind.
+ * - `release` undoes `prepare`; releasing an instance that holds nothing
+ *   succeeds. Compute calls it only after the workload has been deleted.
+ * - Neither is ever called inside a store transaction.
+ */
+import type { InjectedFile } from './drivers/types.ts';
+
+export type { InjectedFile };
+
+/** What the network side needs to know about the instance it is wiring up. */
+export interface NetworkedInstance {
+  /** yun instance id (`i-…`), stable for the instance's life. */
+  id: string;
+  name: string;
+  project: string;
+  /** `spec.networks` as the user gave it (network names in the instance's project); empty/undefined = default. */
+  networks?: string[];
+  /** `spec.securityGroups` as the user gave it. */
+  securityGroups?: string[];
+  hostname: string;
+}
+
+export interface PreparedNetwork {
+  /** Network namespace the workload joins (absolute path). Undefined = driver default (loopback only). */
+  netnsPath?: string;
+  /** Addresses given to the instance; shown in its status and metadata document. */
+  addresses: { network: string; ip: string }[];
+  /** Extra files written into the instance before first start (e.g. /etc/resolv.conf, /etc/hosts). */
+  files?: InjectedFile[];
+}
+
+export interface InstanceNetworking {
+  /** Name shown by `yun doctor` and the module's describe(), e.g. `none`, `linux`. */
+  readonly name: string;
+  prepare(instance: NetworkedInstance): Promise<PreparedNetwork>;
+  release(instance: NetworkedInstance): Promise<void>;
+}
+
+/** Loopback only: no addresses, no namespace from outside, nothing to release. */
+export class NoNetworking implements InstanceNetworking {
+  readonly name = 'none';
+  async prepare(_instance: NetworkedInstance): Promise<PreparedNetwork> {
+    return { addresses: [] };
+  }
+  async release(_instance: NetworkedInstance): Promise<void> {}
+}
