@@ -131,7 +131,7 @@ export class LinuxNetworkDriver implements NetworkDriver, InstanceIdentifier {
 
   // ---- networks ----
 
-  ensureNetwork(spec: NetworkSpec): Promise<void> {
+  async ensureNetwork(spec: NetworkSpec): Promise<void> {
     const net = validateNetwork(spec);
     return this.serial(async () => {
       this.checkOverlap(net, Object.values(this.state.networks));
@@ -167,7 +167,7 @@ export class LinuxNetworkDriver implements NetworkDriver, InstanceIdentifier {
     if (net.nat) await this.kernel.sysctl('net/ipv4/ip_forward', '1');
   }
 
-  deleteNetwork(id: string): Promise<void> {
+  async deleteNetwork(id: string): Promise<void> {
     validateId(id, 'id');
     return this.serial(async () => {
       const inUse = Object.values(this.state.ports).filter((p) => p.networkId === id);
@@ -183,7 +183,7 @@ export class LinuxNetworkDriver implements NetworkDriver, InstanceIdentifier {
 
   // ---- ports ----
 
-  attach(spec: AttachSpec): Promise<AttachResult> {
+  async attach(spec: AttachSpec): Promise<AttachResult> {
     const v = validateAttach(spec);
     return this.serial(async () => {
       const net = this.state.networks[v.networkId];
@@ -262,7 +262,7 @@ export class LinuxNetworkDriver implements NetworkDriver, InstanceIdentifier {
     if (others.length === 0) await this.kernel.deleteNetns(this.names.netns(port.instanceId));
   }
 
-  detach(portId: string): Promise<void> {
+  async detach(portId: string): Promise<void> {
     validateId(portId, 'portId');
     return this.serial(async () => {
       const port = this.state.ports[portId];
@@ -279,7 +279,7 @@ export class LinuxNetworkDriver implements NetworkDriver, InstanceIdentifier {
     });
   }
 
-  applySecurityGroups(portId: string, rules: SecurityRule[]): Promise<void> {
+  async applySecurityGroups(portId: string, rules: SecurityRule[]): Promise<void> {
     validateId(portId, 'portId');
     const valid = validateRules(rules);
     return this.serial(async () => {
@@ -295,7 +295,7 @@ export class LinuxNetworkDriver implements NetworkDriver, InstanceIdentifier {
 
   // ---- published ports ----
 
-  publishPort(spec: PublishSpec): Promise<void> {
+  async publishPort(spec: PublishSpec): Promise<void> {
     const v = validatePublish(spec);
     return this.serial(async () => {
       const clash = Object.values(this.state.published).find((p) => p.id !== v.id && publishClash(p, v));
@@ -306,7 +306,7 @@ export class LinuxNetworkDriver implements NetworkDriver, InstanceIdentifier {
     });
   }
 
-  unpublishPort(id: string): Promise<void> {
+  async unpublishPort(id: string): Promise<void> {
     validateId(id, 'id');
     return this.serial(async () => {
       if (!this.state.published[id]) return;
@@ -318,7 +318,7 @@ export class LinuxNetworkDriver implements NetworkDriver, InstanceIdentifier {
 
   // ---- DNS ----
 
-  setDnsRecords(networkId: string, records: DnsRecord[]): Promise<void> {
+  async setDnsRecords(networkId: string, records: DnsRecord[]): Promise<void> {
     validateId(networkId, 'networkId');
     const valid = validateRecords(records);
     return this.serial(async () => {
@@ -363,7 +363,7 @@ export class LinuxNetworkDriver implements NetworkDriver, InstanceIdentifier {
 
   // ---- reconcile ----
 
-  reconcile(desired: DesiredNetworkState): Promise<void> {
+  async reconcile(desired: DesiredNetworkState): Promise<void> {
     const nets = desired.networks.map(validateNetwork);
     const ports = desired.ports.map(validateAttach);
     const pubs = desired.publishedPorts.map(validatePublish);

@@ -1,0 +1,185 @@
+/**
+ * End-to-end test of the Linux network driver against the real kernel:
+ * bridges, namespaces, veths, nftables, the DNS responder and the metadata
+ * DNAT. "Instances" are busybox processes run with `ip netns exec` in the
+ * namespaces the driver creates. Everything carries the prefix `ytst` and is
+ * removed at the end, also on failure.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { run } from '../../src/network/drivers/linux/exec.ts';
+import { LinuxNetworkDriver } from '../../src/network/drivers/linux/driver.ts';
+import type { AttachSpec, DesiredNetworkState, NetworkSpec, PublishSpec } from '../../src/network/drivers/types.ts';
+import { census, linuxNetworkMissing, nsGet, nsName, nsRun, Procs, scrub, skipOrFail, waitFor } from './helpers.ts';
+
+const PREFIX = 'ytst';
+
+test('linux network driver end to end', { timeout: 120_000 }, async (t) => {
+  const missing = await linuxNetworkMissing();
+  if (missing) return skipOrFail(t, missing);
+  await scrub(PREFIX);
+
+  const procs = new Procs();
+  const stateDir = await mkdtemp(join(tmpdir(), 'yun-net-'));
+  const www = join(stateDir, 'www');
+  await run('mkdir', ['-p', www]);
+  await writeFile(join(www, 'index.html'), 'hello from b\n');
+
+  // Metadata server on loopback: answers with the caller's address as seen by the host.
+  const meta = createServer((req, res) => res.end(`you are ${req.socket.remoteAddress}`));
+  await new Promise<void>((r) => meta.listen(0, '127.0.0.1', r));
+  const metaPort = (meta.address() as AddressInfo).port;
+
+  const forwardBefore = (await run('cat', ['/proc/sys/net/ipv4/ip_forward'])).stdout.trim();
+  const open = () => LinuxNetworkDriver.open({ prefix: PREFIX, stateDir, metadata: { host: '127.0.0.1', port: metaPort } });
+  let driver = await open();
+
+  const netA: NetworkSpec = { id: 'net-a', cidr: '10.250.1.0/24', gateway: '10.250.1.1', nat: false, dnsDomain: 'alpha.internal' };
+  const netB: NetworkSpec = { id: 'net-b', cidr: '10.250.2.0/24', gateway: '10.250.2.1', nat: true, dnsDomain: 'beta.internal' };
+  const allowAllIn = [{ direction: 'ingress' as const, protocol: 'any' as const }];
+  const portA: AttachSpec = { networkId: 'net-a', portId: 'port-a', instanceId: 'inst-a', ip: '10.250.1.10', dnsName: 'a.alpha.internal' };
+  const portB: AttachSpec = { networkId: 'net-a', portId: 'port-b', instanceId: 'inst-b', ip: '10.250.1.11', dnsName: 'b.alpha.internal', securityRules: [{ direction: 'ingress', protocol: 'tcp', portMin: 80, portMax: 80 }, { direction: 'ingress', protocol: 'tcp', portMin: 7000, portMax: 7000 }] };
+  const portC: AttachSpec = { networkId: 'net-b', portId: 'port-c', instanceId: 'inst-c', ip: '10.250.2.10', dnsName: 'c.beta.internal', securityRules: allowAllIn };
+  const pub: PublishSpec = { id: 'pub-b', hostIp: '0.0.0.0', hostPort: 18931, protocol: 'tcp', targetIp: '10.250.1.11', targetPort: 80 };
+
+  try {
+    await driver.ensureNetwork(netA);
+    await driver.ensureNetwork(netB);
+    await driver.ensureNetwork(netA); // idempotent
+    const a = await driver.attach(portA);
+    const b = await driver.attach(portB);
+    const c = await driver.attach(portC);
+    assert.equal(a.ifname, 'eth0');
+    assert.match(a.netnsPath ?? '', /^\/var\/run\/netns\/ytst-[0-9a-f]{12}$/);
+    const nsA = nsName(a.netnsPath);
+    const nsB = nsName(b.netnsPath);
+    const nsC = nsName(c.netnsPath);
+    procs.httpd(nsB, 80, www);
+    procs.httpd(nsB, 8080, www);
+    procs.httpd(nsC, 80, www);
+    procs.start('ip', ['netns', 'exec', nsB, '/bin/busybox', 'nc', '-ll', '-p', '7000', '-e', '/bin/cat']);
+    assert.ok(await waitFor(async () => (await nsGet(nsA, 'http://10.250.1.11/')) !== undefined), 'instance a reaches b by IP');
+
+    await t.test('same network: by IP and by DNS name', async () => {
+      assert.equal(await nsGet(nsA, 'http://10.250.1.11/'), 'hello from b\n');
+      const ns = await nsRun(nsA, ['/bin/busybox', 'nslookup', 'b.alpha.internal', '10.250.1.1']);
+      assert.match(ns.stdout, /10\.250\.1\.11/);
+      // resolv.conf written for `ip netns exec`, search domain makes the short name work.
+      assert.equal(await nsGet(nsA, 'http://b/'), 'hello from b\n');
+      assert.equal(await nsGet(nsA, 'http://b.alpha.internal/'), 'hello from b\n');
+      const nx = await nsRun(nsA, ['/bin/busybox', 'nslookup', 'nope.alpha.internal', '10.250.1.1']);
+      assert.notEqual(nx.code, 0);
+    });
+
+    await t.test('different networks are isolated even with forwarding on', async () => {
+      await run('sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+      assert.equal(await nsGet(nsA, 'http://10.250.2.10/', 2), undefined);
+      assert.equal(await nsGet(nsC, 'http://10.250.1.11/', 2), undefined);
+      // and net-b's DNS does not know net-a's names
+      const ns = await nsRun(nsC, ['/bin/busybox', 'nslookup', 'b.alpha.internal', '10.250.2.1']);
+      assert.doesNotMatch(ns.stdout, /10\.250\.1\.11/);
+    });
+
+    await t.test('security group: blocked port opens after a rule change, established flow survives', async () => {
+      assert.equal(await nsGet(nsA, 'http://10.250.1.11:8080/', 2), undefined, '8080 is not allowed yet');
+      // An established flow to an allowed port (an echo service on 7000) kept open across the change.
+      const client = procs.start('ip', ['netns', 'exec', nsA, '/bin/busybox', 'nc', '10.250.1.11', '7000']);
+      let got = '';
+      client.stdout!.on('data', (d) => { got += d; });
+      client.stdin!.write('ping-1\n');
+      assert.ok(await waitFor(async () => got.includes('ping-1')), 'echo over the flow before the change');
+      const t0 = Date.now();
+      await driver.applySecurityGroups('port-b', [
+        { direction: 'ingress', protocol: 'tcp', portMin: 80, portMax: 80 },
+        { direction: 'ingress', protocol: 'tcp', portMin: 7000, portMax: 7000 },
+        { direction: 'ingress', protocol: 'tcp', portMin: 8080, portMax: 8080, remoteGroupMembers: ['10.250.1.10'] },
+      ]);
+      const applyMs = Date.now() - t0;
+      assert.ok(applyMs < 1000, `applied in ${applyMs} ms`);
+      assert.equal(await nsGet(nsA, 'http://10.250.1.11:8080/'), 'hello from b\n');
+      client.stdin!.write('ping-2\n');
+      assert.ok(await waitFor(async () => got.includes('ping-2')), 'established flow still carries traffic after the change');
+      client.stdin!.end();
+    });
+
+    await t.test('published port reachable from host loopback; conflicts refused', async () => {
+      await driver.applySecurityGroups('port-b', allowAllIn);
+      await driver.publishPort(pub);
+      await driver.publishPort(pub); // idempotent
+      const r = await fetch('http://127.0.0.1:18931/');
+      assert.equal(await r.text(), 'hello from b\n');
+      await assert.rejects(driver.publishPort({ ...pub, id: 'pub-other', hostIp: '127.0.0.1' }), (e: { code?: string }) => e.code === 'Conflict');
+      await assert.rejects(driver.publishPort({ ...pub, id: 'x', hostPort: 70000 }), (e: { code?: string; field?: string }) => e.code === 'ValidationFailed' && e.field === 'hostPort');
+    });
+
+    await t.test('metadata DNAT reaches the host server with the instance source address', async () => {
+      const body = await nsGet(nsA, 'http://169.254.169.254/latest/meta-data/');
+      assert.equal(body, 'you are 10.250.1.10');
+      assert.deepEqual(driver.identifyInstance('10.250.1.10'), { instanceId: 'inst-a', portId: 'port-a', networkId: 'net-a' });
+    });
+
+    await t.test('restart + reconcile: no duplicates, leftovers removed, missing recreated, foreign untouched', async () => {
+      const desired: DesiredNetworkState = {
+        networks: [netA, netB],
+        ports: [portA, { ...portB, securityRules: allowAllIn }, portC],
+        publishedPorts: [pub],
+      };
+      await driver.reconcile(desired);
+      const before = await census(PREFIX);
+      await driver.close();
+      // leftovers: a stray owned bridge and namespace; damage: a desired veth removed; foreign: a dummy link
+      await run('ip', ['link', 'add', 'name', `${PREFIX}b0badbad0`, 'type', 'bridge']);
+      await run('ip', ['netns', 'add', `${PREFIX}-0badbad0bad0`]);
+      await run('ip', ['link', 'add', 'name', 'ytforeign0', 'type', 'bridge']);
+      const hostVethA = (await run('ip', ['-o', 'link'])).stdout.split('\n').find((l) => l.includes('alias yun:port:port-a'))!;
+      await run('ip', ['link', 'del', 'dev', /^\d+: ([^@:]+)/.exec(hostVethA)![1]!]);
+      assert.equal(await nsGet(nsA, 'http://10.250.1.11/', 2), undefined, 'damage is real');
+      try {
+        driver = await open();
+        await driver.reconcile(desired);
+        await driver.reconcile(desired);
+        const after = await census(PREFIX);
+        assert.equal(after.links, before.links);
+        assert.equal(after.netns, before.netns);
+        assert.equal(after.tables, 3);
+        assert.equal(after.ruleset.match(/ytst/g)?.length, before.ruleset.match(/ytst/g)?.length);
+        assert.equal((await run('ip', ['link', 'show', 'dev', 'ytforeign0'], { allowFail: true })).code, 0, 'foreign link untouched');
+        const owned = await driver.listOwned();
+        assert.deepEqual(owned.networks.sort(), ['net-a', 'net-b']);
+        assert.deepEqual(owned.ports.sort(), ['port-a', 'port-b', 'port-c']);
+        assert.deepEqual(owned.publishedPorts, ['pub-b']);
+        assert.ok(await waitFor(async () => (await nsGet(nsA, 'http://b.alpha.internal/', 2)) === 'hello from b\n'), 'recreated NIC and DNS work');
+      } finally {
+        await run('ip', ['link', 'del', 'dev', 'ytforeign0'], { allowFail: true });
+      }
+    });
+
+    await t.test('detach, unpublish and delete leave nothing', async () => {
+      await assert.rejects(driver.deleteNetwork('net-a'), (e: { code?: string }) => e.code === 'InvalidState');
+      await procs.stopAll();
+      await driver.unpublishPort('pub-b');
+      await driver.unpublishPort('pub-b');
+      for (const p of ['port-a', 'port-b', 'port-c']) await driver.detach(p);
+      await driver.detach('port-a');
+      await driver.deleteNetwork('net-a');
+      await driver.deleteNetwork('net-b');
+      await driver.deleteNetwork('net-b');
+      const after = await census(PREFIX);
+      assert.deepEqual([after.links, after.netns, after.tables], [0, 0, 0], after.ruleset);
+      assert.deepEqual(await driver.listOwned(), { networks: [], ports: [], publishedPorts: [], instances: [] });
+    });
+  } finally {
+    await procs.stopAll();
+    await driver.reconcile({ networks: [], ports: [], publishedPorts: [] }).catch(() => undefined);
+    await driver.close();
+    await scrub(PREFIX);
+    await run('sysctl', ['-qw', `net.ipv4.ip_forward=${forwardBefore}`], { allowFail: true });
+    await new Promise((r) => meta.close(r));
+    await rm(stateDir, { recursive: true, force: true });
+  }
+});
