@@ -1,0 +1,75 @@
+import type { ComputeCapabilities, WorkloadSpec } from '../types.ts';
+import type { QemuNic } from './args.ts';
+import type { Accelerator } from './probe.ts';
+
+/**
+ * What a VM image directory holds: `image.json` in the directory that
+ * `WorkloadSpec.imageRootfs` names (tiny-vm's builder and `importDiskImage`
+ * write it). At least `kernel` or `disk` must be set.
+ */
+export interface VmImageManifest {
+  /** Kernel for direct kernel boot (absolute, or relative to the image dir). */
+  kernel?: string;
+  initrd?: string;
+  /** Kernel command line for direct kernel boot. */
+  cmdline?: string;
+  /** Base disk (qcow2 or raw). Each instance gets its own qcow2 overlay on it; the base is never written. */
+  disk?: string;
+  /** Line the guest prints on the serial console when it has booted (informational). */
+  bootMarker?: string;
+}
+
+/** VM-only options that the generic `WorkloadSpec` has no room for. All optional. */
+export interface QemuWorkloadOptions extends VmImageManifest {
+  /** Virtual size of the instance's root disk overlay in GiB (≥ the base); default: the base's size. */
+  rootDiskGb?: number;
+  /** Tap devices (made by the network driver) to plug in as virtio-net. */
+  nics?: QemuNic[];
+  /** cloud-init network-config (YAML) for the NoCloud seed. */
+  networkConfig?: string;
+  /** Force an accelerator for this workload instead of the driver's probe result. */
+  accelerator?: Accelerator;
+}
+
+/** `WorkloadSpec` plus VM options; `command`, `env`, `workingDir` and `netnsPath` are ignored by the qemu driver. */
+export interface QemuWorkloadSpec extends WorkloadSpec {
+  vm?: QemuWorkloadOptions;
+}
+
+/** A volume as the qemu driver needs it to plug it in. */
+export interface VolumeAttachment {
+  /** yun volume id, also the virtio serial the guest sees (first 20 chars). */
+  volumeId: string;
+  /** Host path of the volume's file. */
+  path: string;
+  format: 'raw' | 'qcow2';
+  readOnly?: boolean;
+}
+
+/** Optional ability: attach/detach block volumes, live when the VM runs, persisted for the next boot either way. */
+export interface VolumeHotplug {
+  /**
+   * Make the volume a virtio disk of the VM. When running, it is hot-plugged
+   * (QMP blockdev-add + device_add) and the guest sees a new disk at once;
+   * it is kept in the workload's state so later boots have it too.
+   * Attaching an already attached volume id is a no-op. Throws `NotFound`.
+   */
+  attachVolume(id: string, volume: VolumeAttachment): Promise<void>;
+  /**
+   * Remove the disk. When running, it asks the guest to release it (ACPI
+   * eject through QMP device_del) and waits up to `timeoutMs` (default 30 s)
+   * for QEMU to confirm; throws `DriverFailed` if the guest never releases it
+   * (the volume then stays attached). Detaching an unattached volume succeeds.
+   */
+  detachVolume(id: string, volumeId: string, opts?: { timeoutMs?: number }): Promise<void>;
+  /** Volumes currently attached (by volume id). Throws `NotFound`. */
+  attachedVolumes(id: string): Promise<VolumeAttachment[]>;
+}
+
+export interface QemuCapabilities extends ComputeCapabilities {
+  accelerator: Accelerator;
+  /** e.g. the KVM fallback reason. */
+  warnings: string[];
+  /** Implements `VolumeHotplug`. */
+  volumeHotplug: boolean;
+}
