@@ -3,10 +3,10 @@
  *
  * Limits are NOT put in the OCI config. They live on a parent cgroup the
  * driver creates itself (`yun/<scope>/<id>`); the runtime makes its own leaf
- * (`.../ctr`) below it. Reason: `crun run` deletes its leaf when the
- * container exits, taking the OOM-kill counter with it; the parent survives,
- * so `oomKilled`, CPU time and peak memory stay readable after exit, and a
- * live resize is a plain write to the parent that works for crun and runc.
+ * (`.../ctr`) below it. Reasons: the parent outlives every run of the
+ * container (the runtime's leaf is recreated on each start), so limits
+ * changed by a live resize stay in force, usage accumulates across runs,
+ * and a resize is one plain write that works the same for crun and runc.
  * Kernel cgroup limits are hierarchical, so the leaf is bound by them.
  *
  * v1 (including "hybrid") and v2 layouts are handled; v2 is written to the
@@ -14,7 +14,7 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rmdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { WorkloadLimits, WorkloadStats } from '../types.ts';
 
 export type CgroupLayout = 'v1' | 'hybrid' | 'v2' | 'none';
@@ -119,16 +119,23 @@ export class WorkloadCgroup {
     return out;
   }
 
-  /** Number of OOM kills charged to this cgroup since it was made. */
+  /**
+   * OOM kills in this workload since its cgroups were made. The kernel
+   * counts a kill on the victim's own cgroup (the runtime's leaf), so the
+   * leaf is read as well as the parent.
+   */
   async oomKills(): Promise<number> {
-    try {
-      const text =
-        this.layout === 'v2' ? await readFile(this.v2('memory.events'), 'utf8') : await readFile(this.v1('memory', 'memory.oom_control'), 'utf8');
-      const m = /^oom_kill (\d+)$/m.exec(text);
-      return m ? Number(m[1]) : 0;
-    } catch {
-      return 0;
+    let total = 0;
+    for (const rel of [this.rel, `${this.rel}/ctr`]) {
+      try {
+        const text =
+          this.layout === 'v2'
+            ? await readFile(join(this.root, rel, 'memory.events'), 'utf8')
+            : await readFile(join(this.root, 'memory', rel, 'memory.oom_control'), 'utf8');
+        total += Number(/^oom_kill (\d+)$/m.exec(text)?.[1] ?? 0);
+      } catch {}
     }
+    return total;
   }
 
   async stats(): Promise<WorkloadStats> {
@@ -184,6 +191,8 @@ export class WorkloadCgroup {
           if (code !== 'ENOENT' && code !== 'ENOTDIR') throw e;
         }
       }
+      // The per-driver scope directory goes when its last workload does.
+      await rmdir(dirname(d)).catch(() => {});
     }
   }
 }

@@ -8,10 +8,12 @@
  *
  * How it works: `create` builds a bundle under `<stateDir>/workloads/<id>/`
  * (overlay rootfs, config.json, a driver-owned parent cgroup carrying the
- * limits). `start` spawns a detached supervisor (supervise.sh) that runs
- * `crun run` in the foreground with stdout/stderr appended to console.log
- * and writes the exit status to a file, so exit codes and logs survive a
- * control-plane restart. A new driver on the same stateDir finds everything
+ * limits). `start` spawns a detached supervisor (supervise.pl, a child
+ * subreaper) that runs `crun run --detach` with stdout/stderr appended to
+ * console.log, waits for the container init and writes its exit status to
+ * a file, so exit codes and logs survive a control-plane restart. The
+ * stopped container (and its cgroup with the OOM-kill counter) is kept
+ * until the next start or delete. A new driver on the same stateDir finds everything
  * again from those files plus /proc (pid + kernel start time).
  */
 import { spawn } from 'node:child_process';
@@ -38,7 +40,8 @@ import type {
 import { validateLimits, validateWorkloadSpec } from '../validate.ts';
 import { USER_DATA_INIT, envList, ociConfig } from './bundle.ts';
 import { type CgroupLayout, WorkloadCgroup, detectCgroupLayout } from './cgroups.ts';
-import { injectFiles, overlaySupported, prepareRootfs, unmountRootfs } from './rootfs.ts';
+import { injectFiles } from '../inject.ts';
+import { overlaySupported, prepareRootfs, unmountRootfs } from './rootfs.ts';
 import { type OciRuntimeInfo, RuntimeCli, findOciRuntime } from './runtime.ts';
 
 export interface OciDriverOptions {
@@ -103,7 +106,7 @@ export class OciDriver implements ComputeDriver, LiveResizable, Execable {
     else if (layout === 'none') reason = 'no cgroup memory controller mounted';
     const caps: ComputeCapabilities = {
       available: reason === undefined,
-      reason,
+      ...(reason === undefined ? {} : { reason }),
       backend: rt ? `${rt.name} ${rt.version} (cgroups ${layout})` : 'none',
       isolation: { pid: true, mount: true, uts: true, ipc: true, net: true, cgroups: true, rootfs: true, capabilities: true, seccomp: false },
       enforces: { cpus: true, memory: true, pids: true },
@@ -219,7 +222,7 @@ export class OciDriver implements ComputeDriver, LiveResizable, Execable {
     await rm(p.exit, { force: true });
     await rm(p.pid, { force: true });
     const oomBaseline = await cg.oomKills();
-    const [cmd, args] = h.cli.supervisedCommand(p.exit, ['run', '--bundle', p.bundle, '--pid-file', p.pid, this.native(id)]);
+    const [cmd, args] = h.cli.supervisedCommand(p.exit, p.pid, ['run', '--detach', '--bundle', p.bundle, '--pid-file', p.pid, this.native(id)]);
     const fd = openSync(p.log, 'a');
     let supervisorPid: number;
     try {

@@ -4,9 +4,8 @@
  * overlayfs, else a full copy of the image.
  */
 import { existsSync } from 'node:fs';
-import { chmod, lstat, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import type { InjectedFile } from '../types.ts';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { run, runOk } from '../host.ts';
 
 export async function overlaySupported(): Promise<boolean> {
@@ -57,23 +56,3 @@ export async function unmountRootfs(rootfs: string): Promise<void> {
   if (r.code !== 0) await runOk('umount', ['-l', rootfs]);
 }
 
-/**
- * Write files into the rootfs. Parent directories that are symlinks inside
- * the image are refused (a hostile image could point them at the host).
- */
-export async function injectFiles(rootfs: string, files: InjectedFile[]): Promise<void> {
-  for (const f of files) {
-    const target = join(rootfs, f.path);
-    let dir = rootfs;
-    for (const part of dirname(f.path).split('/').filter(Boolean)) {
-      dir = join(dir, part);
-      const st = await lstat(dir).catch(() => undefined);
-      if (st?.isSymbolicLink()) throw new Error(`cannot inject ${f.path}: ${dir} is a symlink`);
-      if (!st) await mkdir(dir, { mode: 0o755 });
-    }
-    const st = await lstat(target).catch(() => undefined);
-    if (st?.isSymbolicLink()) throw new Error(`cannot inject ${f.path}: it is a symlink in the image`);
-    await writeFile(target, f.content, { mode: f.mode ?? 0o644 });
-    await chmod(target, f.mode ?? 0o644);
-  }
-}

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import { run } from '../host.ts';
 
-export const SUPERVISE_SH = fileURLToPath(new URL('../supervise.sh', import.meta.url));
+const SUPERVISE_PL = fileURLToPath(new URL('./supervise.pl', import.meta.url));
 const WITHOUT_UNIFIED_SH = fileURLToPath(new URL('./without-unified.sh', import.meta.url));
 
 export interface OciRuntimeInfo {
@@ -53,11 +53,15 @@ export class RuntimeCli {
     return ['unshare', ['--mount', '--propagation', 'private', '--', 'sh', WITHOUT_UNIFIED_SH, ...argv]];
   }
 
-  /** [command, args] for the detached supervisor that runs the container in the foreground and records its exit status. */
-  supervisedCommand(exitFile: string, args: string[]): [string, string[]] {
+  /**
+   * [command, args] for the detached supervisor (supervise.pl): a subreaper
+   * that runs `run -d` and waits for the container init, recording its
+   * exit status. `args` must be the `run -d --pid-file pidFile ...` call.
+   */
+  supervisedCommand(exitFile: string, pidFile: string, args: string[]): [string, string[]] {
     const argv = this.runtimeArgv(args);
-    if (!this.hideUnified) return ['sh', [SUPERVISE_SH, exitFile, '--', ...argv]];
-    return ['unshare', ['--mount', '--propagation', 'private', '--', 'sh', SUPERVISE_SH, exitFile, '--umount-unified', '--', ...argv]];
+    if (!this.hideUnified) return ['perl', [SUPERVISE_PL, exitFile, pidFile, '--', ...argv]];
+    return ['unshare', ['--mount', '--propagation', 'private', '--', 'perl', SUPERVISE_PL, exitFile, pidFile, '--umount-unified', '--', ...argv]];
   }
 
   call(args: string[], opts: { input?: string | Uint8Array; timeoutMs?: number } = {}) {
