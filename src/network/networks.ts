@@ -17,7 +17,7 @@ import { KIND, type NetworkResourceSpec, type NetworkResourceStatus, NetworkSpec
 export type NetworkResource = Resource<NetworkResourceSpec, NetworkResourceStatus>;
 
 /** Where networks without a CIDR get theirs: /24s carved from this range. */
-export const AUTO_RANGE = '10.240.0.0/12';
+export const AUTO_RANGE = '10.208.0.0/12';
 export const DEFAULT_NETWORK = 'default';
 
 export const dnsDomainOf = (networkName: string) => `${networkName}.internal`;

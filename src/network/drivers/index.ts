@@ -3,11 +3,12 @@
  * driver is one folder and one entry here.
  */
 import { YunError } from '../../core/errors.ts';
+import { FakeNetworkDriver } from './fake/driver.ts';
 import { type HostDriverOptions, HostNetworkDriver } from './host/driver.ts';
 import { type LinuxDriverOptions, LinuxNetworkDriver } from './linux/driver.ts';
 import type { NetworkDriver } from './types.ts';
 
-export type NetworkDriverKind = 'linux' | 'host';
+export type NetworkDriverKind = 'linux' | 'host' | 'fake';
 
 export interface NetworkDriverOptions {
   linux?: LinuxDriverOptions;
@@ -19,6 +20,7 @@ export interface NetworkDriverOptions {
  * host lacks root/iproute2/nftables (check `capabilities` of the result).
  */
 export async function openNetworkDriver(kind: NetworkDriverKind | 'auto', opts: NetworkDriverOptions = {}): Promise<NetworkDriver> {
+  if (kind === 'fake') return new FakeNetworkDriver();
   if (kind === 'host') return new HostNetworkDriver(opts.host);
   if (kind === 'linux') return LinuxNetworkDriver.open(opts.linux);
   if (kind === 'auto') {
@@ -28,6 +30,6 @@ export async function openNetworkDriver(kind: NetworkDriverKind | 'auto', opts: 
   throw new YunError('ValidationFailed', `unknown network driver ${String(kind)}`, { field: 'network.driver' });
 }
 
-export { HostNetworkDriver, LinuxNetworkDriver };
+export { FakeNetworkDriver, HostNetworkDriver, LinuxNetworkDriver };
 export type { HostPortAllocator } from './host/driver.ts';
 export type * from './types.ts';

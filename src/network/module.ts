@@ -1,0 +1,125 @@
+/**
+ * The network service as a ServiceModule: tables, routes, the controller and
+ * the InstanceNetworking handed to compute. The driver is chosen at start:
+ * linux (bridge + netns + nftables) when root with iproute2 and nftables,
+ * else the host fallback, whose status says isolation and security groups
+ * are NOT enforced.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { ApiContext } from '../api/context.ts';
+import type { InstanceNetworking, NetworkedInstance, PreparedNetwork } from '../compute/networking.ts';
+import type { CloudConfig } from '../core/config.ts';
+import { YunError } from '../core/errors.ts';
+import type { ServiceModule } from '../services.ts';
+import { NetworkController } from './controller.ts';
+import { type NetworkDriverKind, openNetworkDriver } from './drivers/index.ts';
+import type { NetworkDriver } from './drivers/types.ts';
+import type { HostPortPolicy } from './floating-ips.ts';
+import { type InstanceIdentity, ServiceInstanceNetworking } from './instance-networking.ts';
+import { NodeLoadBalancer } from './lb/node.ts';
+import type { LoadBalancerDataPlane } from './lb/types.ts';
+import { networkMigrations } from './migrations.ts';
+import { networkRoutes } from './routes.ts';
+
+export interface NetworkModuleOptions {
+  /** Default `auto`: linux when possible, else host. */
+  driver?: NetworkDriverKind | 'auto';
+  /** Owner prefix of kernel objects (2-5 chars). Default `yun`. */
+  prefix?: string;
+  /** Runtime directory of the driver's model. Default `/run/yun/network`. */
+  stateDir?: string;
+  /** Where 169.254.169.254:80 goes; asked at start (compute's metadata server). */
+  metadata?: () => { host: string; port: number } | undefined;
+  /** Range for auto-assigned published host ports. Default 20000-29999. */
+  hostPortRange?: [number, number];
+  /** Periodic resync of the controller. Default 2000 ms. */
+  resyncMs?: number;
+  /** Test hook: a ready driver instead of opening one. */
+  openDriver?: () => Promise<NetworkDriver>;
+  lb?: LoadBalancerDataPlane;
+}
+
+/** What compute's metadata server calls to learn who is asking. */
+export interface InstanceIdentifierService {
+  identify(sourceIp: string): Promise<InstanceIdentity | undefined>;
+}
+
+export interface NetworkModule extends ServiceModule {
+  /** Give this to the compute module (`computeModule(config, { networking })`). Usable after start. */
+  readonly networking: InstanceNetworking & InstanceIdentifierService;
+  readonly controller: () => NetworkController | undefined;
+}
+
+async function linuxLikely(): Promise<boolean> {
+  if (process.getuid?.() !== 0) return false;
+  const { access, constants } = await import('node:fs/promises');
+  const has = async (cmd: string) => {
+    for (const d of ['/usr/sbin', '/sbin', '/usr/bin', '/bin']) {
+      try { await access(`${d}/${cmd}`, constants.X_OK); return true; } catch { /* next */ }
+    }
+    return false;
+  };
+  return (await has('ip')) && (await has('nft'));
+}
+
+export async function networkModule(_config: CloudConfig, o: NetworkModuleOptions = {}): Promise<NetworkModule> {
+  const expectLinux = o.driver === 'linux' || (o.driver !== 'host' && await linuxLikely());
+  let ctl: NetworkController | undefined;
+  let impl: ServiceInstanceNetworking | undefined;
+  const ready = () => {
+    if (!impl) throw new YunError('Unavailable', 'the network service has not started');
+    return impl;
+  };
+  const networking: InstanceNetworking & InstanceIdentifierService = {
+    get name() { return impl?.name ?? (expectLinux ? 'linux' : 'host'); },
+    prepare: (i: NetworkedInstance): Promise<PreparedNetwork> => ready().prepare(i),
+    release: (i: NetworkedInstance) => ready().release(i),
+    identify: (ip: string) => ready().identify(ip),
+  };
+  const lb = o.lb ?? new NodeLoadBalancer();
+  return {
+    name: 'network',
+    migrations: networkMigrations,
+    networking,
+    controller: () => ctl,
+    routes(app: FastifyInstance, ctx: ApiContext) {
+      const range = o.hostPortRange ?? [20000, 29999];
+      const policy: HostPortPolicy = { range, get reserved() { return [ctx.config.apiPort, ctx.config.s3Port, ctx.config.routerPort]; } };
+      networkRoutes(app, ctx, policy);
+    },
+    async start(ctx) {
+      const driver = o.openDriver ? await o.openDriver() : await openNetworkDriver(o.driver ?? 'auto', {
+        linux: { prefix: o.prefix, stateDir: o.stateDir, metadata: o.metadata?.() },
+      });
+      ctl = new NetworkController({ store: ctx.store, bus: ctx.bus, driver, lb, log: ctx.log.child({ service: 'network' }), resyncMs: o.resyncMs });
+      try {
+        await ctl.start();
+      } catch (e) {
+        await ctl.stop().catch(() => undefined);
+        ctl = undefined;
+        throw e;
+      }
+      impl = new ServiceInstanceNetworking(ctx.store, ctx.identity, ctl);
+      const c = driver.capabilities;
+      ctx.log.info({ driver: c.kind, isolation: c.isolation, securityGroupsEnforced: c.securityGroupsEnforced, notes: c.notes }, 'network service started');
+    },
+    async stop() {
+      impl = undefined;
+      await ctl?.stop();
+      ctl = undefined;
+    },
+    describe() {
+      const c = ctl?.driver.capabilities;
+      const kind = c?.kind ?? (expectLinux ? 'linux' : 'host');
+      const enforced = c ? c.securityGroupsEnforced : expectLinux;
+      return {
+        'network driver': kind === 'linux'
+          ? 'linux: bridge per network, netns + veth per instance, nftables security groups, DNS <instance>.<network>.internal'
+          : 'host (not root or no ip/nft): instances share the host network — NO isolation, security groups NOT enforced, no DNS, no metadata address',
+        'security groups': enforced ? 'enforced (nftables, stateful)' : 'NOT enforced',
+        'load balancer': `${lb.capabilities.kind}: ${lb.capabilities.protocols.join('/')} listeners, ${lb.capabilities.algorithms.join(', ')}`,
+        ...(c?.notes.length ? { 'network notes': c.notes.join('; ') } : {}),
+      };
+    },
+  };
+}
