@@ -47,6 +47,11 @@ export class NetworkController {
 
   get driver(): NetworkDriver { return this.o.driver; }
 
+  /** The desired host state from the store, as this driver needs it. */
+  desired(): Promise<Desired> {
+    return computeDesired(this.o.store, !this.o.driver.capabilities.perInstanceAddress);
+  }
+
   /** Runs `fn` after every queued driver operation; errors reach the caller only. */
   exec<T>(fn: () => Promise<T>): Promise<T> {
     const p = this.queue.then(fn, fn);
@@ -83,7 +88,7 @@ export class NetworkController {
 
   /** Converges the kernel to the store in one driver reconcile (start, and after a restart). */
   private async fullReconcile(): Promise<void> {
-    const d = await computeDesired(this.o.store);
+    const d = await this.desired();
     try {
       await this.o.driver.reconcile({
         networks: [...d.networks.values()].map((n) => n.spec),
@@ -102,7 +107,7 @@ export class NetworkController {
 
   /** Applies the difference between the store and what was last applied. */
   async sync(given?: Desired): Promise<void> {
-    const d = given ?? await computeDesired(this.o.store);
+    const d = given ?? await this.desired();
     const drv = this.o.driver;
     const a = this.applied;
     const attempt = async (id: string, fn: () => Promise<void>) => {

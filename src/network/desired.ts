@@ -75,14 +75,19 @@ function lbPlane(lb: LoadBalancerResource, ports: Port[], networks: Map<string, 
   return { spec: { id: lb.id, listeners, pools }, missing };
 }
 
-export async function computeDesired(q: Sql): Promise<Desired> {
+/**
+ * `sharedHost`: the driver gives instances no own address (host driver), so
+ * published ports and load balancer members target 127.0.0.1.
+ */
+export async function computeDesired(q: Sql, sharedHost = false): Promise<Desired> {
   const res = new Resources(q);
   const nets = (await res.all<NetworkResource['spec'], NetworkResource['status']>(KIND.network)) as NetworkResource[];
   const byId = new Map(nets.map((n) => [n.id, n]));
   const groups = new Map(((await res.all(KIND.securityGroup)) as unknown as SecurityGroupResource[]).map((g) => [`${g.project}/${g.name}`, g]));
   const fips = (await res.all(KIND.floatingIp)) as unknown as FloatingIpResource[];
   const lbs = (await res.all(KIND.loadBalancer)) as unknown as LoadBalancerResource[];
-  const ports = (await allPorts(q)).filter((p) => byId.has(p.networkId));
+  const stored = (await allPorts(q)).filter((p) => byId.has(p.networkId));
+  const ports = sharedHost ? stored.map((p) => ({ ...p, ip: '127.0.0.1' })) : stored;
 
   // Implicit opens: a published port is reachable from anywhere; load balancer members from their gateway.
   const implicit = new Map<string, SecurityRule[]>();
@@ -106,10 +111,11 @@ export async function computeDesired(q: Sql): Promise<Desired> {
   }
 
   const portOut: Desired['ports'] = new Map();
-  for (const p of ports) {
+  for (const [i, p0] of stored.entries()) {
+    const p = ports[i]!;
     portOut.set(p.portId, {
-      port: p,
-      spec: { networkId: p.networkId, portId: p.portId, instanceId: p.instanceId, ip: p.ip, ...(p.dnsName ? { dnsName: p.dnsName } : {}), securityRules: portRules(p, groups, ports, implicit.get(p.portId) ?? []) },
+      port: p0,
+      spec: { networkId: p.networkId, portId: p.portId, instanceId: p.instanceId, ip: p0.ip, ...(p.dnsName ? { dnsName: p.dnsName } : {}), securityRules: portRules(p, groups, ports, implicit.get(p.portId) ?? []) },
     });
   }
   return { networks: new Map(nets.map((n) => [n.id, { spec: driverNetwork(n), resource: n }])), ports: portOut, published, lbs: lbOut };

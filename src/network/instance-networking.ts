@@ -17,7 +17,7 @@ import type { IdentityService } from '../identity/service.ts';
 import { Resources } from '../store/resources.ts';
 import type { StateStore } from '../store/types.ts';
 import type { NetworkController } from './controller.ts';
-import { computeDesired, dnsNameOf, driverNetwork } from './desired.ts';
+import { dnsNameOf, driverNetwork } from './desired.ts';
 import { resolvConf } from './dns/server.ts';
 import { allocateNext, parseCidr, validateStatic } from './ipam.ts';
 import { DEFAULT_NETWORK, type NetworkResource, ensureDefaultNetwork } from './networks.ts';
@@ -105,7 +105,8 @@ export class ServiceInstanceNetworking implements InstanceNetworking {
   /** Makes the ports real on the host; returns what the workload needs. */
   private async wire(inst: NetworkedInstance, ports: Port[]): Promise<PreparedNetwork> {
     const drv = this.ctl.driver;
-    const d = await computeDesired(this.store);
+    const d = await this.ctl.desired();
+    const shared = !drv.capabilities.perInstanceAddress;
     let netnsPath: string | undefined;
     let resolv: string | undefined;
     const addresses: PreparedNetwork['addresses'] = [];
@@ -121,7 +122,7 @@ export class ServiceInstanceNetworking implements InstanceNetworking {
       this.ctl.noteAttached(p.portId, spec);
       netnsPath ??= r.netnsPath ?? undefined;
       resolv ??= r.resolvConf;
-      addresses.push({ network: net.resource.name, ip: p.ip });
+      addresses.push({ network: net.resource.name, ip: shared ? '127.0.0.1' : p.ip });
     }
     const first = ports[0];
     const firstNet = first ? d.networks.get(first.networkId) : undefined;
