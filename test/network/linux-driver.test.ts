@@ -114,6 +114,11 @@ test('linux network driver end to end', { timeout: 120_000 }, async (t) => {
       const r = await fetch('http://127.0.0.1:18931/');
       assert.equal(await r.text(), 'hello from b\n');
       await assert.rejects(driver.publishPort({ ...pub, id: 'pub-other', hostIp: '127.0.0.1' }), (e: { code?: string }) => e.code === 'Conflict');
+      // a host process already listening there is not shadowed
+      const squatter = createServer(() => undefined);
+      await new Promise<void>((r) => squatter.listen(18933, '127.0.0.1', r));
+      await assert.rejects(driver.publishPort({ ...pub, id: 'pub-squat', hostIp: '127.0.0.1', hostPort: 18933 }), (e: { code?: string }) => e.code === 'Conflict');
+      await new Promise((r) => squatter.close(r));
       await assert.rejects(driver.publishPort({ ...pub, id: 'x', hostPort: 70000 }), (e: { code?: string; field?: string }) => e.code === 'ValidationFailed' && e.field === 'hostPort');
     });
 

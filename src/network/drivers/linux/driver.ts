@@ -15,6 +15,8 @@
  * - A hairpin source behind a published port from 127.0.0.1 appears as the
  *   network gateway, so `remoteCidr` cannot tell loopback clients apart.
  */
+import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { YunError, notFound } from '../../../core/errors.ts';
 import { contains, overlaps, parseCidr, parseIpv4 } from '../../ipam.ts';
@@ -300,6 +302,11 @@ export class LinuxNetworkDriver implements NetworkDriver, InstanceIdentifier {
     return this.serial(async () => {
       const clash = Object.values(this.state.published).find((p) => p.id !== v.id && publishClash(p, v));
       if (clash) throw new YunError('Conflict', `${v.protocol} ${v.hostIp}:${v.hostPort} is already published by ${clash.id}`, { field: 'hostPort' });
+      const same = JSON.stringify(this.state.published[v.id]) === JSON.stringify(v);
+      // DNAT would silently shadow a host process listening there: refuse instead.
+      if (!same && !(await portIsFree(v.protocol, v.hostIp, v.hostPort))) {
+        throw new YunError('Conflict', `${v.protocol} ${v.hostIp}:${v.hostPort} is in use by a host process`, { field: 'hostPort' });
+      }
       this.state.published[v.id] = v;
       await this.save();
       await this.applyFull();
@@ -437,4 +444,19 @@ export class LinuxNetworkDriver implements NetworkDriver, InstanceIdentifier {
       for (const id of [...this.dns.keys()]) await this.stopDns(id);
     });
   }
+}
+
+/** True when nothing on the host listens on the address (bind probe). */
+function portIsFree(protocol: 'tcp' | 'udp', host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (protocol === 'udp') {
+      const s = createSocket('udp4');
+      s.once('error', () => resolve(false));
+      s.bind(port, host, () => s.close(() => resolve(true)));
+      return;
+    }
+    const s = createServer();
+    s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code !== 'EADDRINUSE'));
+    s.listen({ port, host, exclusive: true }, () => s.close(() => resolve(true)));
+  });
 }
