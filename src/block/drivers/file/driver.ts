@@ -165,7 +165,7 @@ export class FileVolumeDriver implements VolumeDriver {
     const src = this.vol(volumeId);
     const dst = this.snap(snapshotId);
     return this.serial.run(volumeId, async () => {
-      if (existsSync(dst)) return (await this.inspectSnapshot(snapshotId))!;
+      if (existsSync(dst)) return this.mustSnapshot(snapshotId);
       if (!existsSync(src)) throw notFound('volume', volumeId);
       await mkdir(join(this.opts.root, 'snapshots'), { recursive: true });
       const tmp = join(this.opts.root, 'snapshots', `.tmp-${snapshotId}-${randomToken(6)}`);
@@ -177,13 +177,19 @@ export class FileVolumeDriver implements VolumeDriver {
         await rm(tmp, { force: true });
         throw e;
       }
-      return (await this.inspectSnapshot(snapshotId))!;
+      return this.mustSnapshot(snapshotId);
     });
   }
 
   async deleteSnapshot(snapshotId: string): Promise<void> {
     await rm(this.snap(snapshotId), { force: true });
     await rm(this.snapMeta(snapshotId), { force: true });
+  }
+
+  private async mustSnapshot(snapshotId: string): Promise<SnapshotInfo> {
+    const s = await this.inspectSnapshot(snapshotId);
+    if (!s) throw new YunError('Internal', `snapshot ${snapshotId} vanished while being made`);
+    return s;
   }
 
   async inspectSnapshot(snapshotId: string): Promise<SnapshotInfo | undefined> {

@@ -188,7 +188,7 @@ export class Qcow2VolumeDriver implements VolumeDriver {
     const path = this.vol(volumeId);
     const dst = this.snap(snapshotId);
     return this.serial.run(CHAIN, async () => {
-      if (existsSync(dst)) return (await this.inspectSnapshot(snapshotId))!;
+      if (existsSync(dst)) return this.mustSnapshot(snapshotId);
       if (!existsSync(path)) throw notFound('volume', volumeId);
       await this.assertNotInUse(path, `volume ${volumeId}`);
       const size = (await this.imgInfo(path))['virtual-size'];
@@ -205,7 +205,7 @@ export class Qcow2VolumeDriver implements VolumeDriver {
         await rm(this.snapMeta(snapshotId), { force: true });
         throw e;
       }
-      return (await this.inspectSnapshot(snapshotId))!;
+      return this.mustSnapshot(snapshotId);
     });
   }
 
@@ -239,6 +239,12 @@ export class Qcow2VolumeDriver implements VolumeDriver {
       await rm(path, { force: true });
       await rm(this.snapMeta(snapshotId), { force: true });
     });
+  }
+
+  private async mustSnapshot(snapshotId: string): Promise<SnapshotInfo> {
+    const s = await this.inspectSnapshot(snapshotId);
+    if (!s) throw new YunError('Internal', `snapshot ${snapshotId} vanished while being made`);
+    return s;
   }
 
   async inspectSnapshot(snapshotId: string): Promise<SnapshotInfo | undefined> {

@@ -135,7 +135,7 @@ export class QemuDriver implements ComputeDriver, VolumeHotplug {
     }
   }
 
-  create(spec: QemuWorkloadSpec): Promise<void> {
+  async create(spec: QemuWorkloadSpec): Promise<void> {
     this.validate(spec);
     return this.serial(spec.id, async () => {
       const f = this.files(spec.id);
@@ -176,7 +176,7 @@ export class QemuDriver implements ComputeDriver, VolumeHotplug {
     return { f, rec };
   }
 
-  start(id: string): Promise<void> {
+  async start(id: string): Promise<void> {
     return this.serial(id, async () => {
       const { f, rec } = await this.record(id);
       await this.withStartLock(f, async () => {
@@ -240,7 +240,7 @@ export class QemuDriver implements ComputeDriver, VolumeHotplug {
     }
   }
 
-  stop(id: string, opts: StopOptions = {}): Promise<void> {
+  async stop(id: string, opts: StopOptions = {}): Promise<void> {
     return this.serial(id, async () => {
       const { f } = await this.record(id);
       await this.shutdown(f, opts.timeoutMs ?? this.opts.stopTimeoutMs ?? 10_000);
@@ -279,7 +279,7 @@ export class QemuDriver implements ComputeDriver, VolumeHotplug {
     return run;
   }
 
-  delete(id: string): Promise<void> {
+  async delete(id: string): Promise<void> {
     return this.serial(id, async () => {
       const f = this.files(id);
       if (!existsSync(f.dir)) return;
@@ -369,7 +369,7 @@ export class QemuDriver implements ComputeDriver, VolumeHotplug {
     return (await withQmp(f.qmpSocket, (q) => q.execute<{ status: string }>('query-status'))).status;
   }
 
-  attachVolume(id: string, volume: VolumeAttachment): Promise<void> {
+  async attachVolume(id: string, volume: VolumeAttachment): Promise<void> {
     return this.serial(id, async () => {
       const { f } = await this.record(id);
       const vols = await readVolumes(f);
@@ -390,7 +390,7 @@ export class QemuDriver implements ComputeDriver, VolumeHotplug {
     });
   }
 
-  detachVolume(id: string, volumeId: string, opts: { timeoutMs?: number } = {}): Promise<void> {
+  async detachVolume(id: string, volumeId: string, opts: { timeoutMs?: number } = {}): Promise<void> {
     return this.serial(id, async () => {
       const { f } = await this.record(id);
       const vols = await readVolumes(f);

@@ -44,8 +44,7 @@ export class QmpClient {
 
   private onData(d: string): void {
     this.buf += d;
-    let nl: number;
-    while ((nl = this.buf.indexOf('\n')) >= 0) {
+    for (let nl = this.buf.indexOf('\n'); nl >= 0; nl = this.buf.indexOf('\n')) {
       const line = this.buf.slice(0, nl).trim();
       this.buf = this.buf.slice(nl + 1);
       if (!line) continue;
@@ -66,7 +65,8 @@ export class QmpClient {
 
   private onEvent(e: QmpEvent): void {
     const i = this.eventWaiters.findIndex((w) => w.match(e));
-    if (i >= 0) this.eventWaiters.splice(i, 1)[0]!.resolve(e);
+    const waiter = i >= 0 ? this.eventWaiters.splice(i, 1)[0] : undefined;
+    if (waiter) waiter.resolve(e);
     else this.events.push(e);
   }
 
@@ -90,14 +90,15 @@ export class QmpClient {
         resolve: (v) => { clearTimeout(timer); resolve(v as T); },
         reject: (e) => { clearTimeout(timer); reject(e); },
       });
-      this.sock.write(JSON.stringify(args ? { execute: command, arguments: args, id } : { execute: command, id }) + '\n');
+      this.sock.write(`${JSON.stringify(args ? { execute: command, arguments: args, id } : { execute: command, id })}\n`);
     });
   }
 
   /** Resolves with the first event (already received or future) that matches; rejects on timeout. */
   waitEvent(match: (e: QmpEvent) => boolean, timeoutMs: number): Promise<QmpEvent> {
     const i = this.events.findIndex(match);
-    if (i >= 0) return Promise.resolve(this.events.splice(i, 1)[0]!);
+    const seen = i >= 0 ? this.events.splice(i, 1)[0] : undefined;
+    if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
       const w = { match, resolve: (e: QmpEvent) => { clearTimeout(timer); resolve(e); } };
       const timer = setTimeout(() => {

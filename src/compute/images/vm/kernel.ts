@@ -35,8 +35,16 @@ async function resolveKernelPackage(meta: string): Promise<string> {
  * never visible because it is unpacked into a temp dir and renamed.
  */
 export async function fetchDebianKernel(cacheDir = defaultCacheDir(), meta = 'linux-image-amd64'): Promise<DebianKernel> {
-  const pkg = await resolveKernelPackage(meta);
   const root = join(cacheDir, 'kernel');
+  let pkg: string;
+  try {
+    pkg = await resolveKernelPackage(meta);
+  } catch (e) {
+    // no apt lists (offline, before apt-get update): use a kernel cached earlier, if any
+    const cached = existsSync(root) ? (await readdir(root)).filter((d) => existsSync(join(root, d, '.complete'))).sort() : [];
+    if (!cached.length) throw e;
+    pkg = cached[cached.length - 1]!;
+  }
   const dest = join(root, pkg);
   if (!existsSync(join(dest, '.complete'))) {
     await mkdir(root, { recursive: true });

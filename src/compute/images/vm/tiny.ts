@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
 import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
@@ -25,6 +26,8 @@ export interface TinyVmImage {
   /** Line printed on the serial console when init is done. */
   bootMarker: string;
   kernelRelease: string;
+  /** Hash of what the build put in (init script, module list, kernel): a changed recipe rebuilds. */
+  buildId: string;
 }
 
 /** Modules the guest loads (with their dependencies, resolved from the kernel package). */
@@ -32,6 +35,9 @@ export const TINY_VM_MODULES = [
   'virtio_pci', 'virtio_blk', 'virtio_net', 'button', 'evdev',
   'crc32c_generic', 'ext4', 'vfat', 'nls_cp437', 'nls_ascii', 'nls_utf8', 'isofs',
 ] as const;
+
+/** Bump when the build steps change in a way the hashed inputs do not show. */
+const BUILD_RECIPE_VERSION = 1;
 
 const BUSYBOX_CANDIDATES = ['/bin/busybox', '/usr/bin/busybox'];
 
@@ -66,7 +72,7 @@ export async function packInitramfs(root: string, out: string, busybox: string):
   let stderr = '';
   child.stderr.on('data', (d) => { stderr += d; });
   const exited = new Promise<number>((res) => child.on('close', (c) => res(c ?? -1)));
-  child.stdin.end(files.join('\n') + '\n');
+  child.stdin.end(`${files.join('\n')}\n`);
   await pipeline(child.stdout, createGzip({ level: 9 }), createWriteStream(out));
   const code = await exited;
   if (code !== 0) throw new YunError('DriverFailed', `busybox cpio failed: ${stderr.trim()}`);
@@ -87,7 +93,7 @@ async function buildRoot(root: string, busybox: string, modulesDir: string): Pro
     await mkdir(dirname(join(root, 'lib/modules', rel)), { recursive: true });
     await copyFile(join(modulesDir, rel), join(root, 'lib/modules', rel));
   }
-  await writeFile(join(root, 'etc/modules.load'), mods.join('\n') + '\n');
+  await writeFile(join(root, 'etc/modules.load'), `${mods.join('\n')}\n`);
   await writeFile(join(root, 'init'), INIT_SCRIPT, { mode: 0o755 });
   await writeFile(join(root, 'etc/acpi/PWRF/00000080'), POWEROFF_SCRIPT, { mode: 0o755 });
   await writeFile(join(root, 'etc/hostname'), 'tiny\n');
@@ -110,11 +116,15 @@ async function buildBaseDisk(out: string, workDir: string): Promise<void> {
  */
 export async function buildTinyVmImage(dir: string, opts: { cacheDir?: string } = {}): Promise<TinyVmImage> {
   const manifest = join(dir, 'image.json');
+  const kernel = await fetchDebianKernel(opts.cacheDir ?? defaultCacheDir());
+  const buildId = createHash('sha256')
+    .update(JSON.stringify([INIT_SCRIPT, POWEROFF_SCRIPT, TINY_VM_MODULES, kernel.release, BUILD_RECIPE_VERSION]))
+    .digest('hex')
+    .slice(0, 16);
   if (existsSync(manifest)) {
     const img = JSON.parse(await readFile(manifest, 'utf8')) as TinyVmImage;
-    if ([img.kernel, img.initrd, img.disk].every((p) => existsSync(p))) return img;
+    if (img.buildId === buildId && [img.kernel, img.initrd, img.disk].every((p) => existsSync(p))) return img;
   }
-  const kernel = await fetchDebianKernel(opts.cacheDir ?? defaultCacheDir());
   const busybox = await findStaticBusybox();
   await mkdir(dir, { recursive: true });
   const work = await mkdtemp(join(dir, '.build-'));
@@ -135,6 +145,7 @@ export async function buildTinyVmImage(dir: string, opts: { cacheDir?: string } 
     cmdline: 'console=ttyS0 panic=5 loglevel=4 rdinit=/init',
     bootMarker: TINY_VM_BOOT_MARKER,
     kernelRelease: kernel.release,
+    buildId,
   };
   await writeFile(manifest, JSON.stringify(img, null, 2));
   return img;

@@ -1,0 +1,169 @@
+/**
+ * End to end: the qemu driver boots tiny-vm (Debian kernel + busybox
+ * initramfs built here) under whatever accelerator the probe picks (TCG on
+ * hosts where KVM hangs), and drives it through QMP: user-data, graceful
+ * ACPI stop, adoption by a new driver, live volume hot-plug, reset.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it, type TestContext } from 'node:test';
+import { FileVolumeDriver } from '../../src/block/drivers/file/driver.ts';
+import { Qcow2VolumeDriver } from '../../src/block/drivers/qcow2/driver.ts';
+import { QemuDriver } from '../../src/compute/drivers/qemu/driver.ts';
+import { qemuVersion } from '../../src/compute/drivers/qemu/probe.ts';
+import { type TinyVmImage, buildTinyVmImage } from '../../src/compute/images/vm/tiny.ts';
+import { requireCapability } from '../helpers/capability.ts';
+import { pidsMentioning, waitForConsole } from './helpers.ts';
+
+const BOOT_MS = 120_000;
+const sha = async (p: string) => createHash('sha256').update(await readFile(p)).digest('hex');
+
+describe('qemu driver: tiny-vm end to end', { timeout: 900_000 }, () => {
+  let work = '';
+  let stateDir = '';
+  let img: TinyVmImage;
+  let d: QemuDriver;
+  let reason: string | undefined;
+  let baseHash = '';
+  const id = 'vm-e2e-1';
+  const ok = (t: TestContext) => requireCapability(t, !reason, reason ?? '');
+
+  before(async () => {
+    if (!(await qemuVersion('qemu-system-x86_64'))) {
+      reason = 'qemu-system-x86_64 not installed (Debian: qemu-system-x86)';
+      return;
+    }
+    work = await mkdtemp(join(tmpdir(), 'yun-vm-e2e-'));
+    stateDir = join(work, 'state');
+    img = await buildTinyVmImage(join(work, 'image'));
+    baseHash = await sha(img.disk);
+    d = new QemuDriver({ stateDir, probeKernel: img.kernel });
+  });
+
+  after(async () => {
+    if (!work) return;
+    const left = new QemuDriver({ stateDir });
+    for (const w of await left.list()) await left.delete(w.id);
+    await rm(work, { recursive: true, force: true });
+    assert.deepEqual(await pidsMentioning(work), [], 'no QEMU left behind');
+  });
+
+  it('capabilities name the accelerator, and say why when KVM is not used', async (t) => {
+    if (!ok(t)) return;
+    const caps = await d.capabilities();
+    assert.equal(caps.available, true, caps.reason);
+    assert.ok(['kvm', 'tcg'].includes(caps.accelerator));
+    if (caps.accelerator === 'tcg' && existsSync('/dev/kvm')) assert.match(caps.warnings.join(' '), /KVM|kvm/);
+    assert.equal(caps.volumeHotplug, true);
+  });
+
+  it('boots to the boot marker and runs NoCloud user-data', async (t) => {
+    if (!ok(t)) return;
+    await d.create({
+      id,
+      imageRootfs: join(work, 'image'),
+      command: [],
+      hostname: 'tiny-one',
+      limits: { cpus: 1, memoryMb: 256 },
+      userData: '#!/bin/sh\necho "UD-MARK $(hostname) $(cat /etc/yun-note)"\n',
+      files: [{ path: '/etc/yun-note', content: 'note-injected' }],
+    });
+    await d.create({ id, imageRootfs: '/nonexistent', command: [] }); // idempotent: first spec wins
+    assert.equal((await d.inspect(id))?.state, 'created');
+    const t0 = Date.now();
+    await d.start(id);
+    const st = await d.inspect(id);
+    assert.equal(st?.state, 'running');
+    assert.ok(st?.pid && st.pid > 1);
+    const log = await waitForConsole(d, id, img.bootMarker, BOOT_MS);
+    t.diagnostic(`boot to marker: ${Date.now() - t0} ms`);
+    assert.match(log, /mounted vda \(ext4\) on \/mnt\/vda/, 'overlay root disk mounted');
+    assert.match(log, /yun tiny base disk v1/);
+    assert.match(log, /1 vCPU, 2\d{5} kB memory/, 'vCPUs and memory from limits');
+    await waitForConsole(d, id, 'UD-MARK tiny-one note-injected', BOOT_MS);
+    await waitForConsole(d, id, 'yun-tiny: user-data exit 0', 30_000);
+    assert.equal(await d.vmStatus(id), 'running');
+    const stats = await d.stats(id);
+    assert.ok(stats.cpuSeconds > 0 && stats.memoryBytes > 0);
+    assert.equal(await sha(img.disk), baseHash, 'the shared base disk is never written');
+  });
+
+  it('a new driver on the same state dir adopts the running VM and never starts a second QEMU', async (t) => {
+    if (!ok(t)) return;
+    const before = await d.inspect(id);
+    const d2 = new QemuDriver({ stateDir, probeKernel: img.kernel });
+    const listed = await d2.list();
+    assert.equal(listed.length, 1);
+    assert.equal(listed[0]?.state, 'running');
+    assert.equal(listed[0]?.pid, before?.pid);
+    await Promise.all([d2.start(id), d.start(id)]);
+    assert.deepEqual(await pidsMentioning(join(stateDir, 'instances', id)), [before?.pid]);
+    assert.equal(await d2.vmStatus(id), 'running', 'QMP reachable from the new driver');
+    d = d2;
+  });
+
+  it('hot-plugs raw and qcow2 volumes: the guest sees the disks come and go', async (t) => {
+    if (!ok(t)) return;
+    const raw = new FileVolumeDriver({ root: join(work, 'vol-file') });
+    const q = new Qcow2VolumeDriver({ root: join(work, 'vol-qcow2') });
+    await raw.create('vol-hot', 32 / 1024);
+    await q.create('vol-q', 48 / 1024);
+    await d.attachVolume(id, { volumeId: 'vol-hot', ...(await raw.attachment('vol-hot')) });
+    await waitForConsole(d, id, 'new block device vdc size=65536 sectors serial=vol-hot', 60_000);
+    await d.attachVolume(id, { volumeId: 'vol-q', ...(await q.attachment('vol-q')) });
+    await waitForConsole(d, id, 'new block device vdd size=98304 sectors serial=vol-q', 60_000);
+    await d.attachVolume(id, { volumeId: 'vol-q', ...(await q.attachment('vol-q')) }); // no-op
+    assert.deepEqual((await d.attachedVolumes(id)).map((v) => v.volumeId), ['vol-hot', 'vol-q']);
+    // an attached qcow2 volume is locked by QEMU: snapshot must refuse, not corrupt
+    await assert.rejects(q.createSnapshot('vol-q', 'snap-live'), /in use/);
+    await d.detachVolume(id, 'vol-hot');
+    await waitForConsole(d, id, 'block device removed vdc', 60_000);
+    await d.detachVolume(id, 'vol-hot'); // no-op
+    await d.detachVolume(id, 'vol-q');
+    await waitForConsole(d, id, 'block device removed vdd', 60_000);
+    assert.deepEqual(await d.attachedVolumes(id), []);
+    await q.createSnapshot('vol-q', 'snap-after'); // released by QEMU
+  });
+
+  it('reboot (QMP system_reset) boots the guest again in the same QEMU', async (t) => {
+    if (!ok(t)) return;
+    const pid = (await d.inspect(id))?.pid;
+    const n = (await d.readLog(id)).split(img.bootMarker).length - 1;
+    await d.reboot(id);
+    await waitForConsole(d, id, img.bootMarker, BOOT_MS, n + 1);
+    assert.equal((await d.inspect(id))?.pid, pid);
+  });
+
+  it('stops gracefully through ACPI power-down', async (t) => {
+    if (!ok(t)) return;
+    const pid = (await d.inspect(id))?.pid;
+    await d.stop(id, { timeoutMs: 60_000 });
+    const st = await d.inspect(id);
+    assert.equal(st?.state, 'exited');
+    assert.equal(st?.exitCode, 0, 'guest powered itself off (not killed)');
+    assert.match(await d.readLog(id), /ACPI power button: powering off/);
+    assert.deepEqual(await pidsMentioning(join(stateDir, 'instances', id)), []);
+    assert.ok(pid);
+    await d.stop(id); // no-op
+  });
+
+  it('a volume attached while stopped is there at the next boot; delete removes everything', async (t) => {
+    if (!ok(t)) return;
+    const raw = new FileVolumeDriver({ root: join(work, 'vol-file') });
+    await raw.create('vol-cold', 16 / 1024);
+    await d.attachVolume(id, { volumeId: 'vol-cold', ...(await raw.attachment('vol-cold')) });
+    const n = (await d.readLog(id)).split(img.bootMarker).length - 1;
+    await d.start(id);
+    const log = await waitForConsole(d, id, img.bootMarker, BOOT_MS, n + 1);
+    assert.match(log.slice(log.lastIndexOf('init starting')), /disk vdc size=32768 sectors/);
+    await d.delete(id);
+    assert.equal(await d.inspect(id), undefined);
+    assert.equal(existsSync(join(stateDir, 'instances', id)), false);
+    assert.deepEqual(await pidsMentioning(join(stateDir, 'instances', id)), []);
+    await d.delete(id);
+  });
+});
