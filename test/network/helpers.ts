@@ -19,7 +19,7 @@ export async function linuxNetworkMissing(): Promise<string | undefined> {
   if (process.getuid?.() !== 0) return 'needs root';
   for (const [cmd, args] of [['ip', ['-V']], ['nft', ['--version']]] as const) {
     const r = await run(cmd, [...args], { allowFail: true }).catch(() => undefined);
-    if (!r || r.code !== 0) return `${cmd} is not installed (apt-get install iproute2 nftables)`;
+    if (r?.code !== 0) return `${cmd} is not installed (apt-get install iproute2 nftables)`;
   }
   if (!existsSync('/bin/busybox')) return '/bin/busybox is not installed (apt-get install busybox-static)';
   return undefined;

@@ -89,7 +89,7 @@ export class LinuxNetworkDriver implements NetworkDriver, InstanceIdentifier {
     if (process.getuid?.() !== 0) reasons.push('not running as root');
     for (const [cmd, args] of [['ip', ['-V']], ['nft', ['--version']]] as const) {
       const r = await run(cmd, [...args], { allowFail: true }).catch(() => undefined);
-      if (!r || r.code !== 0) reasons.push(`${cmd} is not installed`);
+      if (r?.code !== 0) reasons.push(`${cmd} is not installed`);
     }
     let brNetfilter = false;
     if (reasons.length === 0) {
