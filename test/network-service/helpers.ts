@@ -1,0 +1,42 @@
+/**
+ * Helpers for the network service tests: a test cloud with the network
+ * module on the real linux driver under a private prefix, and a census of
+ * the kernel objects carrying that prefix.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { resolveConfig } from '../../src/core/config.ts';
+import { type NetworkModule, type NetworkModuleOptions, networkModule } from '../../src/network/module.ts';
+import type { ServiceModule } from '../../src/services.ts';
+import { type TestCloud, startTestCloud } from '../helpers/cloud.ts';
+import { requireCapability } from '../helpers/capability.ts';
+import { linuxNetworkMissing } from '../network/helpers.ts';
+
+export { census, nsGet, nsRun, scrub, waitFor, Procs } from '../network/helpers.ts';
+
+/** True when the linux e2e can run; otherwise skips (fails under CI=true). */
+export async function needLinux(t: TestContext): Promise<boolean> {
+  const missing = await linuxNetworkMissing();
+  return requireCapability(t, !missing, missing ?? '');
+}
+
+export interface NetCloud extends TestCloud {
+  net: NetworkModule;
+}
+
+/** A cloud with the network module (and `extra` modules after it) on `home`. */
+export async function startNetCloud(o: { prefix: string; stateDir: string; home?: string; opts?: NetworkModuleOptions; extra?: (net: NetworkModule) => Promise<ServiceModule[]> }): Promise<NetCloud> {
+  const home = o.home ?? await mkdtemp(join(tmpdir(), 'yun-netsvc-'));
+  const net = await networkModule(resolveConfig({ home }, {}), { driver: 'linux', prefix: o.prefix, stateDir: o.stateDir, resyncMs: 500, ...o.opts });
+  const extra = o.extra ? await o.extra(net) : [];
+  const tc = await startTestCloud({ home, keepHome: true, modules: [net, ...extra] });
+  return { ...tc, net, stop: tc.stop };
+}
+
+export async function tmp(prefix: string): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix));
+}
+
+export const rmrf = (p: string) => rm(p, { recursive: true, force: true });
