@@ -1,0 +1,76 @@
+/** Shared state of one engine instance and row ↔ domain mapping. */
+import type { StateStore } from '../../store/types.ts';
+import type { ObjectBackend } from '../backends/types.ts';
+import type { ObjectIdentity } from '../identity.ts';
+import type { KeyRing } from './keys.ts';
+import type { Bucket, ObjectVersion } from './types.ts';
+
+export interface EngineCtx {
+  store: StateStore;
+  backend: ObjectBackend;
+  keys: KeyRing;
+  identity: ObjectIdentity;
+  region: string;
+  now(): number;
+  nextSeq(): number;
+  /** Deletes queued blobs after their metadata transaction committed. */
+  collect(blobIds: string[]): void;
+}
+
+export function seqClock(now: () => number): () => number {
+  let last = 0;
+  return () => {
+    const n = now() * 1000;
+    last = n > last ? n : last + 1;
+    return last;
+  };
+}
+
+export const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v));
+
+export function rowToBucket(r: Record<string, unknown>): Bucket {
+  return {
+    name: r.name as string,
+    projectId: r.project_id as string,
+    ownerId: r.owner_id as string,
+    ownerName: r.owner_name as string,
+    createdMs: num(r.created_ms),
+    region: r.region as string,
+    versioning: r.versioning as Bucket['versioning'],
+    acl: r.acl as Bucket['acl'],
+    config: JSON.parse(r.config as string),
+    bytes: num(r.bytes),
+    objects: num(r.objects),
+  };
+}
+
+export const VERSION_COLS = 'bucket, key, version_id, seq, latest, delete_marker, size, etag, mtime_ms, blobs, meta, tags, acl, owner_id';
+
+export function rowToVersion(r: Record<string, unknown>): ObjectVersion {
+  return {
+    bucket: r.bucket as string,
+    key: r.key as string,
+    versionId: r.version_id as string,
+    seq: num(r.seq),
+    latest: num(r.latest) === 1,
+    deleteMarker: num(r.delete_marker) === 1,
+    size: num(r.size),
+    etag: r.etag as string,
+    mtimeMs: num(r.mtime_ms),
+    blobs: JSON.parse(r.blobs as string),
+    meta: JSON.parse(r.meta as string),
+    tags: JSON.parse(r.tags as string),
+    acl: r.acl as ObjectVersion['acl'],
+    ownerId: r.owner_id as string,
+  };
+}
+
+export function versionParams(v: ObjectVersion) {
+  return [v.bucket, v.key, v.versionId, v.seq, v.latest ? 1 : 0, v.deleteMarker ? 1 : 0, v.size, v.etag, v.mtimeMs,
+    JSON.stringify(v.blobs), JSON.stringify(v.meta), JSON.stringify(v.tags), v.acl, v.ownerId];
+}
+
+/** Compares strings by their UTF-8 bytes (S3 listing order). */
+export function cmpUtf8(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
