@@ -128,6 +128,16 @@ test('linux network driver end to end', { timeout: 120_000 }, async (t) => {
       assert.deepEqual(driver.identifyInstance('10.250.1.10'), { instanceId: 'inst-a', portId: 'port-a', networkId: 'net-a' });
     });
 
+    await t.test('a second NIC is a second attach; detaching it keeps the instance', async () => {
+      const r = await driver.attach({ networkId: 'net-b', portId: 'port-a2', instanceId: 'inst-a', ip: '10.250.2.20' });
+      assert.equal(r.ifname, 'eth1');
+      assert.equal(r.netnsPath, a.netnsPath);
+      assert.equal(await nsGet(nsA, 'http://10.250.2.10/'), 'hello from b\n', 'a reaches c over its net-b NIC');
+      await driver.detach('port-a2');
+      assert.equal((await run('ip', ['-n', nsA, 'link', 'show', 'dev', 'eth1'], { allowFail: true })).code, 1);
+      assert.equal(await nsGet(nsA, 'http://10.250.1.11/'), 'hello from b\n', 'eth0 unaffected');
+    });
+
     await t.test('restart + reconcile: no duplicates, leftovers removed, missing recreated, foreign untouched', async () => {
       const desired: DesiredNetworkState = {
         networks: [netA, netB],
