@@ -218,7 +218,8 @@ export class OciDriver implements ComputeDriver, LiveResizable, Execable {
     await prepareRootfs(rec.spec.imageRootfs, p, h.writableLayer); // after a host reboot the overlay is gone
     const cg = this.cgroup(h, id);
     await cg.setup(rec.limits);
-    await h.cli.call(['delete', '--force', this.native(id)]); // leftover runtime state of a crashed run
+    // The previous run's stopped container (kept for its exit status and OOM counter) goes now.
+    if (st?.startedAt) await h.cli.call(['delete', '--force', this.native(id)]);
     await rm(p.exit, { force: true });
     await rm(p.pid, { force: true });
     const oomBaseline = await cg.oomKills();
@@ -242,7 +243,7 @@ export class OciDriver implements ComputeDriver, LiveResizable, Execable {
       oomBaseline,
     };
     await this.writeJson(p.run, run);
-    const up = await waitFor(async () => (await this.readPid(p.pid)) ?? (existsSync(p.exit) ? -1 : undefined), this.opts.startTimeoutMs ?? 30_000, 5);
+    const up = await waitFor(async () => (await this.readPid(p.pid)) ?? (existsSync(p.exit) ? -1 : undefined), this.opts.startTimeoutMs ?? 30_000, 2);
     if (up === undefined || up === -1) {
       const log = await readTail(p.log, 2000);
       if (up === undefined) await this.kill(h, id, run, 'KILL');

@@ -11,6 +11,9 @@ import { run } from '../host.ts';
 const SUPERVISE_PL = fileURLToPath(new URL('./supervise.pl', import.meta.url));
 const WITHOUT_UNIFIED_SH = fileURLToPath(new URL('./without-unified.sh', import.meta.url));
 
+/** prctl(2) syscall numbers by Node architecture name. */
+const PRCTL_SYSCALL: Record<string, number> = { x64: 157, arm64: 167, riscv64: 167, ppc64: 171, s390x: 172 };
+
 export interface OciRuntimeInfo {
   name: 'crun' | 'runc';
   path: string;
@@ -60,8 +63,9 @@ export class RuntimeCli {
    */
   supervisedCommand(exitFile: string, pidFile: string, args: string[]): [string, string[]] {
     const argv = this.runtimeArgv(args);
-    if (!this.hideUnified) return ['perl', [SUPERVISE_PL, exitFile, pidFile, '--', ...argv]];
-    return ['unshare', ['--mount', '--propagation', 'private', '--', 'perl', SUPERVISE_PL, exitFile, pidFile, '--umount-unified', '--', ...argv]];
+    const nr = String(PRCTL_SYSCALL[process.arch] ?? 157);
+    if (!this.hideUnified) return ['perl', [SUPERVISE_PL, exitFile, pidFile, nr, '--', ...argv]];
+    return ['unshare', ['--mount', '--propagation', 'private', '--', 'perl', SUPERVISE_PL, exitFile, pidFile, nr, '--umount-unified', '--', ...argv]];
   }
 
   call(args: string[], opts: { input?: string | Uint8Array; timeoutMs?: number } = {}) {

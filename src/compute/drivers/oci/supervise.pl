@@ -1,7 +1,10 @@
 #!/usr/bin/perl
 # yun container supervisor for the oci driver.
 #
-# Usage: perl supervise.pl EXIT_FILE PID_FILE [--umount-unified] -- RUNTIME ARG...
+# Usage: perl supervise.pl EXIT_FILE PID_FILE PRCTL_SYSCALL_NR [--umount-unified] -- RUNTIME ARG...
+#
+# PRCTL_SYSCALL_NR is prctl's syscall number on this architecture (157 on
+# x86_64, 167 on aarch64), passed in so that no module has to be loaded.
 #
 # Makes itself a child subreaper, runs `RUNTIME ... run -d --pid-file PID_FILE`
 # (given in ARG), and, since the detached container init is reparented to
@@ -14,9 +17,8 @@
 # Arguments are passed to the runtime as a list: no shell is involved.
 use strict;
 use warnings;
-use POSIX ();
 
-my ($exit_file, $pid_file) = splice(@ARGV, 0, 2);
+my ($exit_file, $pid_file, $nr) = splice(@ARGV, 0, 3);
 if (@ARGV && $ARGV[0] eq '--umount-unified') {
   shift @ARGV;
   system('umount', '/sys/fs/cgroup/unified') if mounted('/sys/fs/cgroup/unified');
@@ -24,9 +26,7 @@ if (@ARGV && $ARGV[0] eq '--umount-unified') {
 shift @ARGV if @ARGV && $ARGV[0] eq '--';
 
 # prctl(PR_SET_CHILD_SUBREAPER = 36, 1)
-my %prctl = (x86_64 => 157, aarch64 => 167, riscv64 => 167, ppc64le => 171, s390x => 172);
-my $nr = $prctl{(POSIX::uname())[4]} or die "supervise.pl: unknown architecture\n";
-syscall($nr, 36, 1, 0, 0, 0) == 0 or die "supervise.pl: prctl: $!\n";
+syscall(int($nr), 36, 1, 0, 0, 0) == 0 or die "supervise.pl: prctl: $!\n";
 
 my $rc = system { $ARGV[0] } @ARGV;
 if ($rc != 0) {
