@@ -123,3 +123,26 @@ export async function networkModule(_config: CloudConfig, o: NetworkModuleOption
     },
   };
 }
+
+/**
+ * The loopback address the metadata DNAT (169.254.169.254:80) points at, to
+ * be given to BOTH the network module and compute's metadata server
+ * (`computeModule(config, { metadataPort })`): the port compute remembered
+ * under `<home>/compute/metadata.port`, else a port free right now.
+ */
+export async function metadataTarget(config: CloudConfig): Promise<{ host: string; port: number }> {
+  const { readFile } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const remembered = Number((await readFile(join(config.home, 'compute', 'metadata.port'), 'utf8').catch(() => '')).trim());
+  if (Number.isInteger(remembered) && remembered > 0 && remembered < 65536) return { host: '127.0.0.1', port: remembered };
+  const { createServer } = await import('node:net');
+  const port = await new Promise<number>((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+  return { host: '127.0.0.1', port };
+}
