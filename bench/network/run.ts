@@ -37,8 +37,8 @@ interface Figures {
   errors: number;
 }
 
-async function cannon(url: string): Promise<Figures> {
-  const r = await run(process.execPath, [join(process.cwd(), 'node_modules/autocannon/autocannon.js'), '-j', '-c', String(connections), '-d', String(duration), url], { timeoutMs: (duration + 30) * 1000 });
+async function cannon(url: string, seconds = duration): Promise<Figures> {
+  const r = await run(process.execPath, [join(process.cwd(), 'node_modules/autocannon/autocannon.js'), '-j', '-c', String(connections), '-d', String(seconds), url], { timeoutMs: (seconds + 30) * 1000 });
   const j = JSON.parse(r.stdout) as { requests: { average: number }; latency: { p50: number; average: number; p99: number }; errors: number; non2xx: number };
   return { rps: j.requests.average, p50: j.latency.p50, mean: j.latency.average, p99: j.latency.p99, errors: j.errors + j.non2xx };
 }
@@ -81,9 +81,12 @@ async function main() {
     });
 
     console.log(`network bench: ${connections} connections, ${duration}s each, cpus=${(await import('node:os')).cpus().length}`);
+    // 1 s warm-up per path (JIT, conntrack, keep-alive pools), then the measured runs.
+    const lbUrl = `http://127.0.0.1:${st.listeners[0]!.port}/`;
+    for (const u of ['http://10.251.0.10:8080/', 'http://127.0.0.1:18990/', lbUrl]) await cannon(u, 1);
     const direct = await cannon('http://10.251.0.10:8080/');
     const published = await cannon('http://127.0.0.1:18990/');
-    const viaLb = await cannon(`http://127.0.0.1:${st.listeners[0]!.port}/`);
+    const viaLb = await cannon(lbUrl);
     const row = (name: string, f: Figures) =>
       console.log(`${name.padEnd(10)} ${f.rps.toFixed(0).padStart(8)} req/s  p50 ${String(f.p50).padStart(3)} ms  mean ${f.mean.toFixed(2).padStart(6)} ms  p99 ${String(f.p99).padStart(4)} ms  errors ${f.errors}  rps ratio to direct ${(f.rps / direct.rps).toFixed(2)}, mean latency ratio ${(f.mean / direct.mean).toFixed(2)}`);
     row('direct', direct);
