@@ -25,7 +25,11 @@ export const PutObject: S3Command = {
     const ck = checksumRequest(c);
     const md5 = contentMd5(c);
     if (size !== undefined) {
-      if (b.config.quotaBytes !== undefined && b.bytes + size > b.config.quotaBytes) throw new S3Error('QuotaExceeded', `Bucket quota of ${b.config.quotaBytes} bytes would be exceeded`);
+      if (b.config.quotaBytes !== undefined) {
+        // Early refusal before any byte is read; commit re-checks exactly.
+        const replaced = b.versioning === 'Enabled' ? 0 : await c.engine.objects.getVersion(c.ec, b.name, c.key!).then((v) => v.size, () => 0);
+        if (b.bytes - replaced + size > b.config.quotaBytes) throw new S3Error('QuotaExceeded', `Bucket quota of ${b.config.quotaBytes} bytes would be exceeded`);
+      }
       await c.identity.checkQuota(b.projectId, 'storage_gb', size / GiB);
     }
     const v = await c.engine.objects.putObject(c.ec, {
