@@ -5,10 +5,12 @@
  * `sleep N`) and the public interface.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { isYunError } from '../../core/errors.ts';
 import { eventually, skipOrFail } from './testing.ts';
@@ -22,6 +24,11 @@ export interface ContractTarget {
   makeDriver(stateDir: string): ComputeDriver;
   /** Rootfs of an image with /bin/sh, echo, env, sleep. */
   imageRootfs(): Promise<string>;
+  /**
+   * Where the driver class lives, for the test that starts a workload from a
+   * separate Node process which then exits (omit for in-memory drivers).
+   */
+  childProcess?: { module: string; exportName: string };
   /** Called after the suite (stop fakes' timers, remove images). */
   teardown?(): Promise<void>;
 }
@@ -186,6 +193,23 @@ export function computeDriverContract(target: ContractTarget): void {
       assert.equal((await driver.inspect(s.id))?.state, 'exited', 'the old instance sees the same truth');
       await restarted.delete(s.id);
       assert.equal(await driver.inspect(s.id), undefined);
+    });
+
+    it('a workload started by a control plane that then exited is adopted', async (t) => {
+      if (guard(t)) return;
+      if (!target.childProcess) return t.skip('in-memory driver: nothing outlives the process');
+      const s = spec();
+      const helper = fileURLToPath(new URL('./start-in-child.ts', import.meta.url));
+      const arg = JSON.stringify({ ...target.childProcess, stateDir, spec: s });
+      const out = execFileSync(process.execPath, ['--import', 'tsx', helper, arg], { encoding: 'utf8', timeout: 60_000 });
+      const started = JSON.parse(out) as { state: string; pid: number };
+      assert.equal(started.state, 'running');
+      const adopted = await driver.inspect(s.id);
+      assert.equal(adopted?.state, 'running', 'still running after its starter exited');
+      assert.equal(adopted?.pid, started.pid);
+      await driver.stop(s.id, { timeoutMs: 200 });
+      assert.equal((await driver.inspect(s.id))?.state, 'exited');
+      await driver.delete(s.id);
     });
 
     it('stats of a running workload', async (t) => {

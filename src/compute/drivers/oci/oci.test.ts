@@ -9,6 +9,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { isYunError } from '../../../core/errors.ts';
 import { buildBusyboxImage } from '../../images/busybox.ts';
@@ -30,7 +31,13 @@ async function unavailable(): Promise<string | undefined> {
   return caps.available ? undefined : caps.reason;
 }
 
-computeDriverContract({ name: 'oci', makeDriver: (stateDir) => new OciDriver({ stateDir }), imageRootfs: busyboxRootfs, unavailable });
+computeDriverContract({
+  name: 'oci',
+  makeDriver: (stateDir) => new OciDriver({ stateDir }),
+  imageRootfs: busyboxRootfs,
+  unavailable,
+  childProcess: { module: fileURLToPath(new URL('./driver.ts', import.meta.url)), exportName: 'OciDriver' },
+});
 
 /** The driver-owned cgroup of workload `id` in a v1 controller (test-only peek). */
 function cgroupFile(ctrl: string, id: string, file: string): string {

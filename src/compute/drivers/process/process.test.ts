@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { computeDriverContract } from '../contract.test-suite.ts';
 import { eventually } from '../testing.ts';
@@ -12,6 +13,7 @@ computeDriverContract({
   name: 'process',
   makeDriver: (stateDir) => new ProcessDriver({ stateDir }),
   imageRootfs: async () => '/',
+  childProcess: { module: fileURLToPath(new URL('./driver.ts', import.meta.url)), exportName: 'ProcessDriver' },
 });
 
 test('process: says which isolation it does not provide', async () => {
