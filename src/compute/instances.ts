@@ -40,6 +40,9 @@ export const InstanceSpecSchema = Type.Object({
   rebootCount: Type.Optional(Type.Integer({ minimum: 0 })),
   rebuildCount: Type.Optional(Type.Integer({ minimum: 0 })),
   allowRestart: Type.Optional(Type.Boolean()),
+  // Derived by the service (ignored on input): the resolved size and image id.
+  size: Type.Optional(Type.Object({ vcpus: Type.Number(), ramMb: Type.Integer(), diskGb: Type.Integer(), pids: Type.Integer() })),
+  imageId: Type.Optional(Type.String({ maxLength: 64 })),
 }, { additionalProperties: false });
 
 /** vCPU quota is counted in whole vCPUs. */
