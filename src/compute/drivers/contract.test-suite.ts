@@ -107,6 +107,19 @@ export function computeDriverContract(target: ContractTarget): void {
       await assert.rejects(driver.start(s.id), (e) => isYunError(e) && e.code === 'NotFound');
     });
 
+    it('overlapping create/start calls start exactly one copy', async (t) => {
+      if (guard(t)) return;
+      const s = spec();
+      await Promise.all([driver.create(s), driver.create(s)]);
+      await Promise.all([driver.start(s.id), driver.start(s.id), driver.start(s.id)]);
+      const st = await driver.inspect(s.id);
+      assert.equal(st?.state, 'running');
+      const stats = await driver.stats(s.id);
+      assert.ok(stats.pids <= 2, `one copy running (pids ${stats.pids})`);
+      await Promise.all([driver.stop(s.id, { timeoutMs: 0 }), driver.delete(s.id)]);
+      assert.equal(await driver.inspect(s.id), undefined);
+    });
+
     it('delete of a missing workload succeeds', async (t) => {
       if (guard(t)) return;
       await driver.delete('c-never-created');

@@ -103,3 +103,22 @@ export async function readTail(path: string, tailBytes?: number): Promise<string
     throw e;
   }
 }
+
+/**
+ * Runs async operations one at a time per key (per workload id) within one
+ * driver instance, so two overlapping `start` calls cannot launch two copies.
+ */
+export class KeyedSerializer {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.tails.get(key) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => {});
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return next;
+  }
+}

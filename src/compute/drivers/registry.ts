@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
-import { FakeDriver, FakeHost } from './fake/driver.ts';
+import { FakeDriver, type FakeHost } from './fake/driver.ts';
 import { detectCgroupLayout, type CgroupLayout } from './oci/cgroups.ts';
 import { OciDriver } from './oci/driver.ts';
 import { overlaySupported } from './oci/rootfs.ts';

@@ -22,7 +22,7 @@ import { closeSync, existsSync, openSync } from 'node:fs';
 import { lstat, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { YunError, notFound } from '../../../core/errors.ts';
-import { isSameProcessAlive, processStartTime, readTail, waitFor } from '../host.ts';
+import { KeyedSerializer, isSameProcessAlive, processStartTime, readTail, waitFor } from '../host.ts';
 import type {
   ComputeCapabilities,
   ComputeDriver,
@@ -80,6 +80,7 @@ interface Host {
 }
 
 export class OciDriver implements ComputeDriver, LiveResizable, Execable {
+  private readonly serial = new KeyedSerializer();
   readonly name = 'oci';
   private hostP?: Promise<Host>;
   /** Short hash of stateDir: keeps cgroups of two drivers (two test clouds) on one host apart. */
@@ -178,7 +179,11 @@ export class OciDriver implements ComputeDriver, LiveResizable, Execable {
 
   // ---- lifecycle ---------------------------------------------------------
 
-  async create(spec: WorkloadSpec): Promise<void> {
+  create(spec: WorkloadSpec): Promise<void> {
+    return this.serial.run(spec.id, () => this.createNow(spec));
+  }
+
+  private async createNow(spec: WorkloadSpec): Promise<void> {
     validateWorkloadSpec(spec);
     const h = await this.ready();
     const p = this.paths(spec.id);
@@ -209,7 +214,11 @@ export class OciDriver implements ComputeDriver, LiveResizable, Execable {
     }
   }
 
-  async start(id: string): Promise<void> {
+  start(id: string): Promise<void> {
+    return this.serial.run(id, () => this.startNow(id));
+  }
+
+  private async startNow(id: string): Promise<void> {
     const h = await this.ready();
     const rec = await this.record(id);
     const st = await this.inspect(id);
@@ -260,7 +269,11 @@ export class OciDriver implements ComputeDriver, LiveResizable, Execable {
     return Number.isInteger(n) && n > 0 ? n : undefined;
   }
 
-  async stop(id: string, opts: StopOptions = {}): Promise<void> {
+  stop(id: string, opts: StopOptions = {}): Promise<void> {
+    return this.serial.run(id, () => this.stopNow(id, opts));
+  }
+
+  private async stopNow(id: string, opts: StopOptions = {}): Promise<void> {
     const h = await this.ready();
     await this.record(id);
     const run = await this.readJson<RunRecord>(this.paths(id).run);
@@ -292,10 +305,14 @@ export class OciDriver implements ComputeDriver, LiveResizable, Execable {
     return run.pid !== undefined && run.pidStart !== undefined && (await isSameProcessAlive(run.pid, run.pidStart));
   }
 
-  async delete(id: string): Promise<void> {
+  delete(id: string): Promise<void> {
+    return this.serial.run(id, () => this.deleteNow(id));
+  }
+
+  private async deleteNow(id: string): Promise<void> {
     const h = await this.ready();
     if (!existsSync(this.dir(id))) return;
-    if (existsSync(this.paths(id).record)) await this.stop(id, { timeoutMs: 0 });
+    if (existsSync(this.paths(id).record)) await this.stopNow(id, { timeoutMs: 0 });
     await this.destroy(h, id);
   }
 

@@ -25,7 +25,7 @@ export async function findOciRuntime(candidates = ['/usr/bin/crun', '/usr/local/
   for (const path of candidates) {
     if (!existsSync(path)) continue;
     const r = await run(path, ['--version']).catch(() => undefined);
-    if (!r || r.code !== 0) continue;
+    if (r?.code !== 0) continue;
     const name = path.endsWith('crun') ? 'crun' : 'runc';
     const m = /version\s+(\S+)/.exec(r.stdout);
     return { name, path, version: m?.[1] ?? 'unknown' };

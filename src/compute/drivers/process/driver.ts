@@ -28,7 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { YunError, notFound } from '../../../core/errors.ts';
 import { DEFAULT_PATH } from '../oci/bundle.ts';
 import { injectFiles } from '../inject.ts';
-import { isSameProcessAlive, processStartTime, readTail, waitFor } from '../host.ts';
+import { KeyedSerializer, isSameProcessAlive, processStartTime, readTail, waitFor } from '../host.ts';
 import type {
   ComputeCapabilities,
   ComputeDriver,
@@ -68,6 +68,7 @@ const CLK_TCK = 100;
 const PAGE = 4096;
 
 export class ProcessDriver implements ComputeDriver {
+  private readonly serial = new KeyedSerializer();
   readonly name = 'process';
   constructor(private readonly opts: ProcessDriverOptions) {}
 
@@ -112,7 +113,11 @@ export class ProcessDriver implements ComputeDriver {
     return r;
   }
 
-  async create(spec: WorkloadSpec): Promise<void> {
+  create(spec: WorkloadSpec): Promise<void> {
+    return this.serial.run(spec.id, () => this.createNow(spec));
+  }
+
+  private async createNow(spec: WorkloadSpec): Promise<void> {
     validateWorkloadSpec(spec);
     const p = this.paths(spec.id);
     if (existsSync(p.record)) return;
@@ -138,7 +143,11 @@ export class ProcessDriver implements ComputeDriver {
     return [this.prlimit(), ...lim, '--', ...cmd];
   }
 
-  async start(id: string): Promise<void> {
+  start(id: string): Promise<void> {
+    return this.serial.run(id, () => this.startNow(id));
+  }
+
+  private async startNow(id: string): Promise<void> {
     const rec = await this.record(id);
     if ((await this.inspect(id))?.state === 'running') return;
     const p = this.paths(id);
@@ -173,7 +182,11 @@ export class ProcessDriver implements ComputeDriver {
     return isSameProcessAlive(run.pgid, run.pgidStart);
   }
 
-  async stop(id: string, opts: StopOptions = {}): Promise<void> {
+  stop(id: string, opts: StopOptions = {}): Promise<void> {
+    return this.serial.run(id, () => this.stopNow(id, opts));
+  }
+
+  private async stopNow(id: string, opts: StopOptions = {}): Promise<void> {
     await this.record(id);
     const p = this.paths(id);
     const run = await this.readJson<RunRecord>(p.run);
@@ -197,10 +210,14 @@ export class ProcessDriver implements ComputeDriver {
     }
   }
 
-  async delete(id: string): Promise<void> {
+  delete(id: string): Promise<void> {
+    return this.serial.run(id, () => this.deleteNow(id));
+  }
+
+  private async deleteNow(id: string): Promise<void> {
     const p = this.paths(id);
     if (!existsSync(p.dir)) return;
-    if (existsSync(p.record)) await this.stop(id, { timeoutMs: 0 });
+    if (existsSync(p.record)) await this.stopNow(id, { timeoutMs: 0 });
     await rm(p.dir, { recursive: true, force: true });
   }
 
