@@ -15,11 +15,9 @@
  * - A hairpin source behind a published port from 127.0.0.1 appears as the
  *   network gateway, so `remoteCidr` cannot tell loopback clients apart.
  */
-import { createSocket } from 'node:dgram';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { YunError, notFound } from '../../../core/errors.ts';
-import { contains, overlaps, parseCidr, parseIpv4 } from '../../ipam.ts';
+import { parseCidr, parseIpv4 } from '../../ipam.ts';
 import { DnsServer, resolvConf } from '../../dns/server.ts';
 import type {
   AttachResult, AttachSpec, DesiredNetworkState, DnsRecord, InstanceIdentifier, NetworkDriver,
@@ -27,8 +25,9 @@ import type {
 } from '../types.ts';
 import { publishClash, validateAttach, validateId, validateNetwork, validatePublish, validateRecords, validateRules } from '../validate.ts';
 import { type Runner, run as defaultRun } from './exec.ts';
-import { Kernel } from './kernel.ts';
+import { Kernel, portIsFree } from './kernel.ts';
 import { Names } from './names.ts';
+import { checkOverlap, checkPortAddress, freeIfname, planState } from './plan.ts';
 import { fullRuleset, portRuleset, type RulesetOptions } from './ruleset.ts';
 import { type DriverState, type PortState, emptyState, loadState, saveState } from './state.ts';
 
@@ -136,22 +135,19 @@ export class LinuxNetworkDriver implements NetworkDriver, InstanceIdentifier {
   async ensureNetwork(spec: NetworkSpec): Promise<void> {
     const net = validateNetwork(spec);
     return this.serial(async () => {
-      this.checkOverlap(net, Object.values(this.state.networks));
-      await this.kernelNetwork(net);
+      checkOverlap(net, Object.values(this.state.networks));
+      const known = !!this.state.networks[net.id];
+      try {
+        await this.kernelNetwork(net);
+      } catch (e) {
+        if (!known) await this.kernel.deleteLink(this.names.bridge(net.id)); // leave nothing half-made
+        throw e;
+      }
       this.state.networks[net.id] = net;
       await this.save();
       await this.applyFull();
       await this.syncDns(net);
     });
-  }
-
-  private checkOverlap(net: Net, others: Net[]) {
-    const c = parseCidr(net.cidr);
-    for (const o of others) {
-      if (o.id !== net.id && overlaps(c, parseCidr(o.cidr))) {
-        throw new YunError('Conflict', `network ${net.id} (${net.cidr}) overlaps network ${o.id} (${o.cidr}) on this host`, { field: 'cidr' });
-      }
-    }
   }
 
   private async kernelNetwork(net: Net): Promise<void> {
@@ -190,17 +186,25 @@ export class LinuxNetworkDriver implements NetworkDriver, InstanceIdentifier {
     return this.serial(async () => {
       const net = this.state.networks[v.networkId];
       if (!net) throw notFound('network', v.networkId);
-      this.checkPortAddress(net, v.portId, v.ip, Object.values(this.state.ports));
+      checkPortAddress(net, v.portId, v.ip, Object.values(this.state.ports));
       const old = this.state.ports[v.portId];
       const sameInstance = old && old.instanceId === v.instanceId;
       const port: PortState = {
         networkId: v.networkId, portId: v.portId, instanceId: v.instanceId, ip: v.ip,
         mac: v.mac ?? this.names.mac(v.portId), dnsName: v.dnsName,
-        ifname: sameInstance ? old.ifname : this.freeIfname(v.instanceId, Object.values(this.state.ports)),
+        ifname: sameInstance ? old.ifname : freeIfname(v.instanceId, Object.values(this.state.ports)),
         rules: spec.securityRules === undefined && old ? old.rules : v.securityRules ?? [],
       };
-      if (old && !sameInstance) await this.kernelDetach(old, Object.values(this.state.ports));
-      await this.kernelAttach(port, net);
+      if (old && !sameInstance) {
+        await this.kernelDetach(old, Object.values(this.state.ports));
+        delete this.state.ports[old.portId];
+      }
+      try {
+        await this.kernelAttach(port, net);
+      } catch (e) {
+        if (!old || !sameInstance) await this.kernelDetach(port, Object.values(this.state.ports)); // leave nothing half-made
+        throw e;
+      }
       this.state.ports[port.portId] = port;
       await this.save();
       await this.applyFull();
@@ -211,21 +215,6 @@ export class LinuxNetworkDriver implements NetworkDriver, InstanceIdentifier {
 
   private attachResult(port: PortState, net: Net): AttachResult {
     return { netnsPath: this.kernel.netnsPath(this.names.netns(port.instanceId)), ifname: port.ifname, resolvConf: resolvConf(net.gateway, net.dnsDomain) };
-  }
-
-  private checkPortAddress(net: Net, portId: string, ip: string, ports: PortState[]) {
-    const c = parseCidr(net.cidr);
-    const n = parseIpv4(ip)!;
-    if (!contains(c, n) || n === c.network || ip === net.gateway || n === (c.network | (2 ** (32 - c.prefix) - 1))) {
-      throw new YunError('ValidationFailed', `ip ${ip} is not a usable address of ${net.cidr}`, { field: 'ip' });
-    }
-    const clash = ports.find((p) => p.ip === ip && p.portId !== portId);
-    if (clash) throw new YunError('Conflict', `ip ${ip} is already used by port ${clash.portId}`, { field: 'ip' });
-  }
-
-  private freeIfname(instanceId: string, ports: PortState[]): string {
-    const used = new Set(ports.filter((p) => p.instanceId === instanceId).map((p) => p.ifname));
-    for (let i = 0; ; i++) if (!used.has(`eth${i}`)) return `eth${i}`;
   }
 
   private async kernelAttach(port: PortState, net: Net): Promise<void> {
@@ -376,27 +365,7 @@ export class LinuxNetworkDriver implements NetworkDriver, InstanceIdentifier {
     const pubs = desired.publishedPorts.map(validatePublish);
     const dns = Object.fromEntries(Object.entries(desired.dnsRecords ?? {}).map(([k, v]) => [validateId(k, 'dnsRecords'), validateRecords(v)]));
     return this.serial(async () => {
-      const next = emptyState();
-      for (const n of nets) {
-        this.checkOverlap(n, Object.values(next.networks));
-        next.networks[n.id] = n;
-      }
-      for (const v of ports) {
-        const net = next.networks[v.networkId];
-        if (!net) throw new YunError('ValidationFailed', `port ${v.portId} refers to unknown network ${v.networkId}`, { field: 'ports' });
-        this.checkPortAddress(net, v.portId, v.ip, Object.values(next.ports));
-        const old = this.state.ports[v.portId];
-        const ifname = old && old.instanceId === v.instanceId && !Object.values(next.ports).some((p) => p.instanceId === v.instanceId && p.ifname === old.ifname)
-          ? old.ifname
-          : this.freeIfname(v.instanceId, Object.values(next.ports));
-        next.ports[v.portId] = { networkId: v.networkId, portId: v.portId, instanceId: v.instanceId, ip: v.ip, mac: v.mac ?? this.names.mac(v.portId), dnsName: v.dnsName, ifname, rules: v.securityRules ?? [] };
-      }
-      for (const p of pubs) {
-        const clash = Object.values(next.published).find((q) => publishClash(p, q));
-        if (clash) throw new YunError('Conflict', `published ports ${p.id} and ${clash.id} clash`, { field: 'publishedPorts' });
-        next.published[p.id] = p;
-      }
-      for (const [k, v] of Object.entries(dns)) if (next.networks[k]) next.dns[k] = v;
+      const next = planState({ networks: nets, ports, published: pubs, dns }, this.state, this.names);
       await this.removeStrays(next);
       this.state = next;
       await this.save();
@@ -446,17 +415,3 @@ export class LinuxNetworkDriver implements NetworkDriver, InstanceIdentifier {
   }
 }
 
-/** True when nothing on the host listens on the address (bind probe). */
-function portIsFree(protocol: 'tcp' | 'udp', host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (protocol === 'udp') {
-      const s = createSocket('udp4');
-      s.once('error', () => resolve(false));
-      s.bind(port, host, () => s.close(() => resolve(true)));
-      return;
-    }
-    const s = createServer();
-    s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code !== 'EADDRINUSE'));
-    s.listen({ port, host, exclusive: true }, () => s.close(() => resolve(true)));
-  });
-}

@@ -2,7 +2,9 @@
  * Thin wrappers over `ip` (iproute2) for links, addresses and namespaces, plus
  * the few sysctls the driver needs. Argument arrays only.
  */
+import { createSocket } from 'node:dgram';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import type { Runner } from './exec.ts';
 
 export interface LinkInfo {
@@ -84,4 +86,19 @@ export class Kernel {
       return false;
     }
   }
+}
+
+/** True when nothing on the host listens on the address (bind probe). */
+export function portIsFree(protocol: 'tcp' | 'udp', host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (protocol === 'udp') {
+      const s = createSocket('udp4');
+      s.once('error', () => resolve(false));
+      s.bind(port, host, () => s.close(() => resolve(true)));
+      return;
+    }
+    const s = createServer();
+    s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code !== 'EADDRINUSE'));
+    s.listen({ port, host, exclusive: true }, () => s.close(() => resolve(true)));
+  });
 }
