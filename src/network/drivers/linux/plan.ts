@@ -58,10 +58,12 @@ export function planState(d: ValidDesired, old: DriverState, names: Names): Driv
     mac: v.mac ?? names.mac(v.portId), dnsName: v.dnsName, ifname, rules: v.securityRules ?? [],
   });
   const fresh: AttachSpec[] = [];
+  const seen: PortState[] = [];
   for (const v of d.ports) {
     const net = next.networks[v.networkId];
     if (!net) throw new YunError('ValidationFailed', `port ${v.portId} refers to unknown network ${v.networkId}`, { field: 'ports' });
-    checkPortAddress(net, v.portId, v.ip, Object.values(next.ports));
+    checkPortAddress(net, v.portId, v.ip, seen);
+    seen.push(toPort(v, ''));
     const prev = old.ports[v.portId];
     const taken = prev && Object.values(next.ports).some((p) => p.instanceId === v.instanceId && p.ifname === prev.ifname);
     if (prev && prev.instanceId === v.instanceId && !taken) next.ports[v.portId] = toPort(v, prev.ifname);
