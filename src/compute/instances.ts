@@ -70,6 +70,8 @@ export function instanceRoutes(app: FastifyInstance, ctx: ApiContext, deps: Inst
     kind: 'instance', plural: 'instances', service: 'compute', idPrefix: 'i', spec: InstanceSpecSchema, deletion: 'finalize',
     initialStatus: () => ({ state: 'pending' }),
     async prepare(spec, c, prev) {
+      for (const k of Object.keys(spec.env ?? {})) if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw invalid(`/spec/env/${k}`, `bad environment variable name '${k}'`);
+      if (spec.command?.some((a) => a.includes('\0'))) throw invalid('/spec/command', 'command arguments must not contain NUL');
       const size = await sizeOf(c.q, c, spec);
       const img = await deps.images.resolve(c.q, c.scope.project.id, spec.image);
       if (img.status.state === 'error') throw new YunError('InvalidState', `image '${spec.image}' failed: ${img.status.reason ?? 'unknown'}`);
