@@ -32,4 +32,6 @@ export async function openNetworkDriver(kind: NetworkDriverKind | 'auto', opts: 
 
 export { FakeNetworkDriver, HostNetworkDriver, LinuxNetworkDriver };
 export type { HostPortAllocator } from './host/driver.ts';
+export type { LinuxDriverOptions } from './linux/driver.ts';
+export { METADATA_IP } from './linux/ruleset.ts';
 export type * from './types.ts';

@@ -13,6 +13,8 @@ export interface HttpRouting {
   defaultPool?: string;
   pools: Map<string, Pool>;
   agents: Map<string, Agent>;
+  /** Idle time allowed while waiting on a member before answering 504. */
+  memberTimeoutMs: number;
 }
 
 export function matchRoute(routes: HttpRoute[], hostHeader: string | undefined, url: string | undefined): HttpRoute | undefined {
@@ -78,7 +80,8 @@ export function httpProxy(routing: () => HttpRouting): Server {
       ur.on('end', release);
       ur.on('error', () => { release(); res.destroy(); });
     });
-    up.on('error', () => { release(); fail(res, 502, 'member failed'); });
+    up.setTimeout(r.memberTimeoutMs, () => up.destroy(Object.assign(new Error('member timed out'), { code: 'ETIMEDOUT' })));
+    up.on('error', (e: NodeJS.ErrnoException) => { release(); fail(res, e.code === 'ETIMEDOUT' ? 504 : 502, e.code === 'ETIMEDOUT' ? 'member timed out' : 'member failed'); });
     res.on('close', () => { release(); if (!res.writableFinished) up.destroy(); });
     req.pipe(up);
   });

@@ -182,6 +182,26 @@ test('L4 TCP proxy spreads connections', async () => {
   }
 });
 
+test('a member that hangs gets a 504 after the member timeout', async () => {
+  const a = await backend('a');
+  a.delayMs = 2000;
+  const lb = new NodeLoadBalancer({ memberTimeoutMs: 200 });
+  try {
+    const st = await lb.ensure({
+      id: 'lb6',
+      pools: [{ id: 'p', algorithm: 'round_robin', members: [{ id: 'a', host: '127.0.0.1', port: a.port }] }],
+      listeners: [{ id: 'l', protocol: 'http', host: '127.0.0.1', port: 0, defaultPool: 'p' }],
+    });
+    const t0 = Date.now();
+    assert.equal((await get(st.listeners[0]!.port)).status, 504);
+    assert.ok(Date.now() - t0 < 1500);
+    assert.equal(lb.status('lb6')!.pools[0]!.members[0]!.activeConnections, 0);
+  } finally {
+    await lb.close();
+    await stop(a);
+  }
+});
+
 test('validation and route matching', async () => {
   const lb = new NodeLoadBalancer();
   await assert.rejects(lb.ensure({ id: 'x', pools: [], listeners: [{ id: 'l', protocol: 'http', host: '127.0.0.1', port: 0, defaultPool: 'nope' }] }), (e: { field?: string }) => e.field === 'listeners/0');

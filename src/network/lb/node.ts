@@ -75,6 +75,11 @@ export class NodeLoadBalancer implements LoadBalancerDataPlane {
     healthChecks: ['tcp', 'http'] as Array<'tcp' | 'http'>,
   };
   private readonly lbs = new Map<string, RunningLb>();
+  private readonly memberTimeoutMs: number;
+
+  constructor(opts: { memberTimeoutMs?: number } = {}) {
+    this.memberTimeoutMs = opts.memberTimeoutMs ?? 60_000;
+  }
 
   async ensure(input: LoadBalancerSpec): Promise<LoadBalancerStatus> {
     const spec = validateLb(structuredClone(input));
@@ -118,7 +123,7 @@ export class NodeLoadBalancer implements LoadBalancerDataPlane {
         ? tcpProxy(() => running.pools.get(running.listeners.get(ls.id)?.spec.defaultPool ?? ''))
         : httpProxy((): HttpRouting => {
             const cur = running.listeners.get(ls.id)?.spec ?? ls;
-            return { routes: cur.routes ?? [], defaultPool: cur.defaultPool, pools: running.pools, agents: running.agents };
+            return { routes: cur.routes ?? [], defaultPool: cur.defaultPool, pools: running.pools, agents: running.agents, memberTimeoutMs: this.memberTimeoutMs };
           });
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
