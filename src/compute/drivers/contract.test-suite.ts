@@ -28,7 +28,7 @@ export interface ContractTarget {
    * Where the driver class lives, for the test that starts a workload from a
    * separate Node process which then exits (omit for in-memory drivers).
    */
-  childProcess?: { module: string; exportName: string };
+  childProcess?: { module: string; exportName: string; options?: object };
   /** Called after the suite (stop fakes' timers, remove images). */
   teardown?(): Promise<void>;
 }

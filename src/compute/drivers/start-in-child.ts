@@ -7,9 +7,9 @@
  */
 import type { ComputeDriver, WorkloadSpec } from './types.ts';
 
-const arg = JSON.parse(process.argv[2] ?? '{}') as { module: string; exportName: string; stateDir: string; spec: WorkloadSpec };
+const arg = JSON.parse(process.argv[2] ?? '{}') as { module: string; exportName: string; options?: object; stateDir: string; spec: WorkloadSpec };
 const mod = (await import(arg.module)) as Record<string, new (o: { stateDir: string }) => ComputeDriver>;
-const driver = new mod[arg.exportName]!({ stateDir: arg.stateDir });
+const driver = new mod[arg.exportName]!({ ...arg.options, stateDir: arg.stateDir });
 await driver.create(arg.spec);
 await driver.start(arg.spec.id);
 process.stdout.write(JSON.stringify(await driver.inspect(arg.spec.id)));
