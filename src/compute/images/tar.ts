@@ -81,7 +81,7 @@ export async function readTarEntries(path: string): Promise<TarEntry[]> {
   const gz = head[0] === 0x1f && head[1] === 0x8b;
   const src = gz ? createReadStream(path).pipe(createGunzip()) : createReadStream(path);
   const entries: TarEntry[] = [];
-  let buf = Buffer.alloc(0);
+  let buf: Buffer = Buffer.alloc(0);
   let skip = 0; // bytes of entry data still to skip
   let collect: { kind: 'L' | 'K' | 'x'; size: number; parts: Buffer[]; got: number } | undefined;
   let longName: string | undefined;
