@@ -18,6 +18,7 @@ import type { StateStore } from '../store/types.ts';
 import { type Desired, computeDesired } from './desired.ts';
 import type { NetworkDriver } from './drivers/types.ts';
 import type { LoadBalancerDataPlane } from './lb/types.ts';
+import { allPorts, deletePortsOfInstance, portsOfInstance } from './ports.ts';
 import { KIND, type FloatingIpStatus, type LoadBalancerStatus, type NetworkResourceStatus } from './types.ts';
 
 export interface ControllerOptions {
@@ -28,6 +29,12 @@ export interface ControllerOptions {
   log: Logger;
   /** Periodic resync (health status, retries). Default 2000 ms. */
   resyncMs?: number;
+  /**
+   * Ports whose instance no longer exists in the store are released after
+   * this long (a compute crash between deleting an instance and releasing its
+   * network). Default 60 000 ms; Infinity turns collection off.
+   */
+  orphanPortGraceMs?: number;
 }
 
 const key = (v: unknown) => JSON.stringify(v);
@@ -107,6 +114,7 @@ export class NetworkController {
 
   /** Applies the difference between the store and what was last applied. */
   async sync(given?: Desired): Promise<void> {
+    if (!given) await this.collectOrphans();
     const d = given ?? await this.desired();
     const drv = this.o.driver;
     const a = this.applied;
@@ -149,6 +157,28 @@ export class NetworkController {
     for (const id of [...a.ports.keys()]) if (!d.ports.has(id)) await attempt(id, async () => { await drv.detach(id); a.ports.delete(id); });
     for (const id of [...a.nets.keys()]) if (!d.networks.has(id)) await attempt(id, async () => { await drv.deleteNetwork(id); a.nets.delete(id); });
     await this.writeStatus(d);
+  }
+
+  private lastGc = 0;
+
+  /** Releases ports of instances that are gone from the store (at most every 10 s). */
+  private async collectOrphans(): Promise<void> {
+    const grace = this.o.orphanPortGraceMs ?? 60_000;
+    if (!Number.isFinite(grace) || Date.now() - this.lastGc < 10_000) return;
+    this.lastGc = Date.now();
+    const res = new Resources(this.o.store);
+    const seen = new Set<string>();
+    for (const p of await allPorts(this.o.store)) {
+      if (seen.has(p.instanceId) || Date.now() - Date.parse(p.createdAt) < grace) continue;
+      seen.add(p.instanceId);
+      if (await res.getById(p.instanceId)) continue;
+      this.o.log.info({ instanceId: p.instanceId, ip: p.ip }, 'releasing the network of a deleted instance');
+      for (const q of await portsOfInstance(this.o.store, p.instanceId)) {
+        await this.o.driver.detach(q.portId);
+        this.applied.ports.delete(q.portId);
+      }
+      await this.o.store.tx((q) => deletePortsOfInstance(q, p.instanceId));
+    }
   }
 
   /** Marks a port as applied by instance prepare/release (which call the driver themselves). */

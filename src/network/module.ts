@@ -34,6 +34,8 @@ export interface NetworkModuleOptions {
   hostPortRange?: [number, number];
   /** Periodic resync of the controller. Default 2000 ms. */
   resyncMs?: number;
+  /** See ControllerOptions.orphanPortGraceMs. */
+  orphanPortGraceMs?: number;
   /** Test hook: a ready driver instead of opening one. */
   openDriver?: () => Promise<NetworkDriver>;
   lb?: LoadBalancerDataPlane;
@@ -82,16 +84,16 @@ export async function networkModule(_config: CloudConfig, o: NetworkModuleOption
     migrations: networkMigrations,
     networking,
     controller: () => ctl,
-    routes(app: FastifyInstance, ctx: ApiContext) {
+    async routes(app: FastifyInstance, ctx: ApiContext) {
       const range = o.hostPortRange ?? [20000, 29999];
       const policy: HostPortPolicy = { range, get reserved() { return [ctx.config.apiPort, ctx.config.s3Port, ctx.config.routerPort]; } };
-      networkRoutes(app, ctx, policy);
+      await networkRoutes(app, ctx, policy);
     },
     async start(ctx) {
       const driver = o.openDriver ? await o.openDriver() : await openNetworkDriver(o.driver ?? 'auto', {
         linux: { prefix: o.prefix, stateDir: o.stateDir, metadata: o.metadata?.() },
       });
-      ctl = new NetworkController({ store: ctx.store, bus: ctx.bus, driver, lb, log: ctx.log.child({ service: 'network' }), resyncMs: o.resyncMs });
+      ctl = new NetworkController({ store: ctx.store, bus: ctx.bus, driver, lb, log: ctx.log.child({ service: 'network' }), resyncMs: o.resyncMs, orphanPortGraceMs: o.orphanPortGraceMs });
       try {
         await ctl.start();
       } catch (e) {

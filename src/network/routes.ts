@@ -11,15 +11,37 @@ import { YunError } from '../core/errors.ts';
 import { Resources } from '../store/resources.ts';
 import { type HostPortPolicy, floatingIpDef } from './floating-ips.ts';
 import { guardNetworkLbs, loadBalancerDef } from './load-balancers.ts';
-import { networkDef } from './networks.ts';
+import { ensureDefaultNetwork, networkDef } from './networks.ts';
 import { portsOfNetwork } from './ports.ts';
 import { normalizeRule, ruleText, sameRule } from './rules.ts';
-import { checkRemoteGroups, securityGroupDef } from './security-groups.ts';
+import { checkRemoteGroups, ensureDefaultGroup, securityGroupDef } from './security-groups.ts';
 import { KIND, RuleInput, type SecurityGroupSpec } from './types.ts';
 
 const NameParams = Type.Object({ name: Type.String({ maxLength: 128 }) });
 
-export function networkRoutes(app: FastifyInstance, ctx: ApiContext, policy: HostPortPolicy): void {
+/**
+ * Routes live in their own encapsulated plugin so the hook that creates the
+ * project's `default` network and security group on first listing touches
+ * only these routes.
+ */
+export async function networkRoutes(parent: FastifyInstance, ctx: ApiContext, policy: HostPortPolicy): Promise<void> {
+  await parent.register(async (app) => routes(app, ctx, policy));
+}
+
+function routes(app: FastifyInstance, ctx: ApiContext, policy: HostPortPolicy): void {
+  app.addHook('preHandler', async (req) => {
+    if (req.method !== 'GET' || !/\/(networks|security-groups)$/.test(req.routeOptions.url ?? '')) return;
+    const scope = await req.scope();
+    try {
+      await ctx.store.tx(async (q) => {
+        await ensureDefaultNetwork(q, ctx.identity, scope.project.id);
+        await ensureDefaultGroup(q, ctx.identity, scope.project.id);
+      });
+      ctx.bus.poke();
+    } catch (err) {
+      req.log.warn({ err }, 'could not create the default network or security group');
+    }
+  });
   registerResource(app, ctx, networkDef(ctx.identity, guardNetworkLbs));
   registerResource(app, ctx, securityGroupDef(ctx.identity));
   registerResource(app, ctx, floatingIpDef(ctx.identity, policy));

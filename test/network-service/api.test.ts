@@ -33,7 +33,9 @@ test('network service API, IPAM, security groups, floating IPs, LB, restart', { 
   await writeFile(join(www, 'index.html'), 'hello\n');
   await writeFile(join(www, 'healthz'), 'ok\n');
   const procs = new Procs();
-  let cloud = await startNetCloud({ prefix: PREFIX, stateDir });
+  // The "instances" here have no instance resources: keep their ports (no orphan collection).
+  const opts = { orphanPortGraceMs: Number.POSITIVE_INFINITY };
+  let cloud = await startNetCloud({ prefix: PREFIX, stateDir, opts });
   const home = cloud.home;
   try {
     const api = new NetworkApi(cloud.admin);
@@ -161,7 +163,7 @@ test('network service API, IPAM, security groups, floating IPs, LB, restart', { 
     // --- restart: nothing duplicated, nothing leaked ---
     const mid = await census(PREFIX);
     await cloud.stop();
-    cloud = await startNetCloud({ prefix: PREFIX, stateDir, home });
+    cloud = await startNetCloud({ prefix: PREFIX, stateDir, home, opts });
     const after = await census(PREFIX);
     assert.equal(after.links, mid.links);
     assert.equal(after.netns, mid.netns);
