@@ -7,10 +7,11 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
+import { isYunError } from '../../src/core/errors.ts';
 import { FileVolumeDriver } from '../../src/block/drivers/file/driver.ts';
 import { Qcow2VolumeDriver } from '../../src/block/drivers/qcow2/driver.ts';
 import { QemuDriver } from '../../src/compute/drivers/qemu/driver.ts';
@@ -157,7 +158,12 @@ describe('qemu driver: tiny-vm end to end', { timeout: 900_000 }, () => {
     await raw.create('vol-cold', 16 / 1024);
     await d.attachVolume(id, { volumeId: 'vol-cold', ...(await raw.attachment('vol-cold')) });
     const n = (await d.readLog(id)).split(img.bootMarker).length - 1;
+    const lock = join(stateDir, 'instances', id, 'start.lock');
+    await writeFile(lock, '1'); // held by a live process (pid 1): refuse
+    await assert.rejects(d.start(id), (e) => isYunError(e) && e.code === 'Conflict');
+    await writeFile(lock, '999999999'); // left by a dead process: taken over
     await d.start(id);
+    assert.equal(existsSync(lock), false);
     const log = await waitForConsole(d, id, img.bootMarker, BOOT_MS, n + 1);
     assert.match(log.slice(log.lastIndexOf('init starting')), /disk vdc size=32768 sectors/);
     await d.delete(id);

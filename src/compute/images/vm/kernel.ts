@@ -24,9 +24,9 @@ export function defaultCacheDir(): string {
 /** Name of the versioned package `linux-image-amd64` depends on, e.g. `linux-image-6.1.0-57-amd64`. */
 async function resolveKernelPackage(meta: string): Promise<string> {
   const { stdout } = await run('apt-cache', ['depends', meta]);
-  const m = /Depends:\s*(linux-image-[0-9][^\s]*)/.exec(stdout);
-  if (!m) throw new YunError('CapabilityMissing', `cannot resolve the kernel package behind ${meta} (run apt-get update?)`);
-  return m[1]!;
+  const name = /Depends:\s*(linux-image-[0-9][^\s]*)/.exec(stdout)?.[1];
+  if (!name) throw new YunError('CapabilityMissing', `cannot resolve the kernel package behind ${meta} (run apt-get update?)`);
+  return name;
 }
 
 /**
@@ -42,8 +42,9 @@ export async function fetchDebianKernel(cacheDir = defaultCacheDir(), meta = 'li
   } catch (e) {
     // no apt lists (offline, before apt-get update): use a kernel cached earlier, if any
     const cached = existsSync(root) ? (await readdir(root)).filter((d) => existsSync(join(root, d, '.complete'))).sort() : [];
-    if (!cached.length) throw e;
-    pkg = cached[cached.length - 1]!;
+    const newest = cached.at(-1);
+    if (!newest) throw e;
+    pkg = newest;
   }
   const dest = join(root, pkg);
   if (!existsSync(join(dest, '.complete'))) {
