@@ -100,3 +100,19 @@ export async function scrub(prefix: string): Promise<void> {
   for (const l of links) await run('ip', ['link', 'del', 'dev', l], { allowFail: true });
   for (const [fam, name] of [['inet', prefix], ['ip', `${prefix}_nat`], ['bridge', prefix]]) await run('nft', ['delete', 'table', fam!, name!], { allowFail: true });
 }
+
+/**
+ * First candidate /24 that no host address or route touches, so a test's
+ * stand-in "outside" network can never shadow the host's real uplink.
+ */
+export async function pickFreeRange(candidates: string[]): Promise<string | undefined> {
+  const { overlaps, parseCidr } = await import('../../src/network/ipam.ts');
+  const addrs = JSON.parse((await run('ip', ['-4', '-j', 'addr', 'show'])).stdout || '[]') as Array<{ addr_info?: Array<{ local: string; prefixlen: number }> }>;
+  const routes = JSON.parse((await run('ip', ['-4', '-j', 'route', 'show', 'table', 'all'])).stdout || '[]') as Array<{ dst: string; gateway?: string }>;
+  const used = [
+    ...addrs.flatMap((l) => (l.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`)),
+    ...routes.filter((r) => r.dst !== 'default').map((r) => (r.dst.includes('/') ? r.dst : `${r.dst}/32`)),
+    ...routes.filter((r) => r.gateway).map((r) => `${r.gateway}/32`),
+  ].map((c) => parseCidr(c, 'cidr', { strict: false }));
+  return candidates.find((c) => !used.some((u) => overlaps(parseCidr(c), u)));
+}

@@ -13,9 +13,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { run } from '../../src/network/drivers/linux/exec.ts';
+import { gatewayOf, parseCidr } from '../../src/network/ipam.ts';
 import { LinuxNetworkDriver } from '../../src/network/drivers/linux/driver.ts';
 import type { AttachSpec, DesiredNetworkState, NetworkSpec, PublishSpec } from '../../src/network/drivers/types.ts';
-import { census, linuxNetworkMissing, nsGet, nsName, nsRun, Procs, scrub, skipOrFail, waitFor } from './helpers.ts';
+import { census, linuxNetworkMissing, nsGet, nsName, nsRun, pickFreeRange, Procs, scrub, skipOrFail, waitFor } from './helpers.ts';
 
 const PREFIX = 'ytst';
 
@@ -83,6 +84,48 @@ test('linux network driver end to end', { timeout: 120_000 }, async (t) => {
       // and net-b's DNS does not know net-a's names
       const ns = await nsRun(nsC, ['/bin/busybox', 'nslookup', 'b.alpha.internal', '10.250.2.1']);
       assert.doesNotMatch(ns.stdout, /10\.250\.1\.11/);
+    });
+
+    await t.test('nat network egress is masqueraded; a non-nat network cannot leave the host', async (st) => {
+      // A stand-in for "outside": our own namespace behind a host veth, on a range the host does not use.
+      const range = await pickFreeRange(['198.51.100.0/24', '203.0.113.0/24', '10.249.250.0/24']);
+      if (!range) return skipOrFail(st, 'no unused address range for the outside stand-in');
+      const base = range.split('.').slice(0, 3).join('.');
+      await run('ip', ['netns', 'add', 'ytout']);
+      try {
+        await run('ip', ['link', 'add', 'name', 'ytout0', 'type', 'veth', 'peer', 'name', 'ytout1', 'netns', 'ytout']);
+        await run('ip', ['addr', 'add', `${base}.1/24`, 'dev', 'ytout0']);
+        await run('ip', ['link', 'set', 'dev', 'ytout0', 'up']);
+        await run('ip', ['-n', 'ytout', 'addr', 'add', `${base}.2/24`, 'dev', 'ytout1']);
+        await run('ip', ['-n', 'ytout', 'link', 'set', 'dev', 'ytout1', 'up']);
+        procs.start('ip', ['netns', 'exec', 'ytout', process.execPath, '-e', "require('http').createServer((q,s)=>s.end('from '+q.socket.remoteAddress)).listen(80,'0.0.0.0')"]);
+        const url = `http://${base}.2/`;
+        assert.ok(await waitFor(async () => (await nsGet(nsC, url, 1)) !== undefined, 5000), 'nat instance reaches outside');
+        assert.equal(await nsGet(nsC, url), `from ${base}.1`, 'source masqueraded to the host');
+        assert.equal(await nsGet(nsA, url, 2), undefined, 'non-nat network stays inside');
+      } finally {
+        const pids = (await run('ip', ['netns', 'pids', 'ytout'], { allowFail: true })).stdout.split('\n').filter(Boolean);
+        for (const pid of pids) {
+          try {
+            process.kill(Number(pid), 'SIGKILL');
+          } catch {}
+        }
+        await run('ip', ['link', 'del', 'dev', 'ytout0'], { allowFail: true });
+        await run('ip', ['netns', 'del', 'ytout'], { allowFail: true });
+      }
+    });
+
+    await t.test('a network overlapping a host address is refused before anything is made', async (st) => {
+      const addrs = JSON.parse((await run('ip', ['-4', '-j', 'addr', 'show'])).stdout) as Array<{ ifname: string; addr_info: Array<{ local: string; prefixlen: number }> }>;
+      const host = addrs.flatMap((l) => l.addr_info.map((a) => ({ dev: l.ifname, ...a }))).find((a) => a.dev !== 'lo' && !a.dev.startsWith('y') && a.prefixlen >= 8 && a.prefixlen <= 29);
+      if (!host) return st.skip('host has no non-loopback IPv4 address to collide with');
+      const c = parseCidr(`${host.local}/${host.prefixlen}`, 'cidr', { strict: false });
+      const before = await census(PREFIX);
+      await assert.rejects(
+        driver.ensureNetwork({ id: 'net-clash', cidr: c.text, gateway: gatewayOf(c), nat: false }),
+        (e: { code?: string; field?: string }) => e.code === 'Conflict' && e.field === 'cidr',
+      );
+      assert.equal((await census(PREFIX)).links, before.links);
     });
 
     await t.test('security group: blocked port opens after a rule change, established flow survives', async () => {

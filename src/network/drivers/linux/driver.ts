@@ -17,7 +17,7 @@
  */
 import { join } from 'node:path';
 import { YunError, notFound } from '../../../core/errors.ts';
-import { parseCidr, parseIpv4 } from '../../ipam.ts';
+import { overlaps, parseCidr, parseIpv4 } from '../../ipam.ts';
 import { DnsServer, resolvConf } from '../../dns/server.ts';
 import type {
   AttachResult, AttachSpec, DesiredNetworkState, DnsRecord, InstanceIdentifier, NetworkDriver,
@@ -152,6 +152,13 @@ export class LinuxNetworkDriver implements NetworkDriver, InstanceIdentifier {
 
   private async kernelNetwork(net: Net): Promise<void> {
     const b = this.names.bridge(net.id);
+    // Never shadow an address the host already uses (its uplink, another tool's bridge).
+    const c = parseCidr(net.cidr);
+    for (const a of await this.kernel.hostAddrs()) {
+      if (a.dev !== b && a.dev !== 'lo' && overlaps(c, parseCidr(a.cidr, 'cidr', { strict: false }))) {
+        throw new YunError('Conflict', `network ${net.id} (${net.cidr}) overlaps host address ${a.cidr} on ${a.dev}`, { field: 'cidr' });
+      }
+    }
     if (!(await this.kernel.linkExists(b))) await this.kernel.ip(['link', 'add', 'name', b, 'type', 'bridge']);
     await this.kernel.ip(['link', 'set', 'dev', b, 'mtu', String(net.mtu), 'alias', `yun:net:${net.id}`]);
     const want = `${net.gateway}/${parseCidr(net.cidr).prefix}`;

@@ -37,6 +37,13 @@ export class Kernel {
     return (list[0]?.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`);
   }
 
+  /** Every IPv4 address of the root namespace as `{dev, cidr}` (cidr keeps host bits). */
+  async hostAddrs(): Promise<{ dev: string; cidr: string }[]> {
+    const r = await this.ip(['-4', '-j', 'addr', 'show']);
+    const list = JSON.parse(r.stdout || '[]') as Array<{ ifname: string; addr_info?: Array<{ local: string; prefixlen: number }> }>;
+    return list.flatMap((l) => (l.addr_info ?? []).map((a) => ({ dev: l.ifname, cidr: `${a.local}/${a.prefixlen}` })));
+  }
+
   async linkExists(dev: string, netns?: string): Promise<boolean> {
     const r = await this.ip([...(netns ? ['-n', netns] : []), 'link', 'show', 'dev', dev], true);
     return r.code === 0;
