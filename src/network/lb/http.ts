@@ -3,6 +3,7 @@
  * alive (one agent per pool), and appends X-Forwarded-For / -Proto / -Host.
  */
 import { Agent, createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import type { Pool } from './pool.ts';
 import type { HttpRoute } from './types.ts';
 
@@ -55,13 +56,17 @@ function fail(res: ServerResponse, status: number, msg: string) {
   } else res.destroy();
 }
 
+function choose(r: HttpRouting, req: IncomingMessage) {
+  const poolId = matchRoute(r.routes, req.headers.host, req.url)?.pool ?? r.defaultPool;
+  const pool = poolId ? r.pools.get(poolId) : undefined;
+  return { poolId, pool, member: pool?.pick() };
+}
+
 export function httpProxy(routing: () => HttpRouting): Server {
-  return createServer((req, res) => {
+  const server = createServer((req, res) => {
     const r = routing();
-    const poolId = matchRoute(r.routes, req.headers.host, req.url)?.pool ?? r.defaultPool;
-    const pool = poolId ? r.pools.get(poolId) : undefined;
+    const { poolId, pool, member: m } = choose(r, req);
     if (!pool) return fail(res, 404, 'no route');
-    const m = pool.pick();
     if (!m) return fail(res, 503, 'no healthy member');
     m.active++;
     m.total++;
@@ -85,6 +90,40 @@ export function httpProxy(routing: () => HttpRouting): Server {
     res.on('close', () => { release(); if (!res.writableFinished) up.destroy(); });
     req.pipe(up);
   });
+  // Upgrades (WebSocket): forward the handshake on a fresh member connection, then splice.
+  server.on('upgrade', (req: IncomingMessage, client: Socket, head: Buffer) => {
+    const { member: m } = choose(routing(), req);
+    if (!m) {
+      client.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    m.active++;
+    m.total++;
+    const up = connect({ host: m.spec.host, port: m.spec.port });
+    let released = false;
+    const release = () => {
+      if (!released) {
+        released = true;
+        m.active--;
+      }
+      client.destroy();
+      up.destroy();
+    };
+    up.on('connect', () => {
+      const h = forwardHeaders(req);
+      h.connection = 'Upgrade';
+      if (req.headers.upgrade) h.upgrade = req.headers.upgrade;
+      const lines = [`${req.method} ${req.url} HTTP/1.1`];
+      for (const [k, v] of Object.entries(h)) for (const x of Array.isArray(v) ? v : [v]) lines.push(`${k}: ${x}`);
+      up.write(`${lines.join('\r\n')}\r\n\r\n`);
+      if (head.length) up.write(head);
+      up.pipe(client);
+      client.pipe(up);
+    });
+    up.on('error', release).on('close', release);
+    client.on('error', release).on('close', release);
+  });
+  return server;
 }
 
 export const poolAgent = () => new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: 'lifo' });

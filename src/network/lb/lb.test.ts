@@ -202,6 +202,37 @@ test('a member that hangs gets a 504 after the member timeout', async () => {
   }
 });
 
+test('L7 passes protocol upgrades (WebSocket-style) through', async () => {
+  const a = await backend('a');
+  a.server.on('upgrade', (req, sock) => {
+    sock.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\nX-Seen-XFF: ${req.headers['x-forwarded-for']}\r\n\r\n`);
+    sock.pipe(sock);
+  });
+  const lb = new NodeLoadBalancer();
+  try {
+    const st = await lb.ensure({
+      id: 'lb7',
+      pools: [{ id: 'p', algorithm: 'round_robin', members: [{ id: 'a', host: '127.0.0.1', port: a.port }] }],
+      listeners: [{ id: 'l', protocol: 'http', host: '127.0.0.1', port: 0, defaultPool: 'p' }],
+    });
+    const got = await new Promise<string>((resolve, reject) => {
+      const s = connect(st.listeners[0]!.port, '127.0.0.1', () => s.write('GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n'));
+      let buf = '';
+      s.on('data', (d) => {
+        buf += d;
+        if (buf.includes('\r\n\r\n') && !buf.includes('ping')) s.write('ping');
+        if (buf.endsWith('ping')) { s.destroy(); resolve(buf); }
+      }).on('error', reject);
+    });
+    assert.match(got, /^HTTP\/1.1 101/);
+    assert.match(got, /X-Seen-XFF: 127\.0\.0\.1/);
+    assert.ok(got.endsWith('ping'));
+  } finally {
+    await lb.close();
+    await stop(a);
+  }
+});
+
 test('validation and route matching', async () => {
   const lb = new NodeLoadBalancer();
   await assert.rejects(lb.ensure({ id: 'x', pools: [], listeners: [{ id: 'l', protocol: 'http', host: '127.0.0.1', port: 0, defaultPool: 'nope' }] }), (e: { field?: string }) => e.field === 'listeners/0');

@@ -2,8 +2,8 @@
  * The built-in load balancer data plane, in Node: L4 TCP and L7 HTTP
  * listeners, round robin and least connections, active health checks.
  *
- * What it cannot do: TLS termination, HTTP/2, WebSocket upgrades through L7
- * listeners (use a tcp listener), UDP.
+ * What it cannot do: TLS termination, HTTP/2, UDP. WebSocket upgrades pass
+ * through L7 listeners (spliced after the handshake).
  */
 import type { Agent, Server as HttpServer } from 'node:http';
 import type { Server as NetServer } from 'node:net';
