@@ -107,7 +107,7 @@ describe('qemu driver: tiny-vm end to end', { timeout: 900_000 }, () => {
     d = d2;
   });
 
-  it('hot-plugs raw and qcow2 volumes: the guest sees the disks come and go', async (t) => {
+  it('hot-plugs raw and qcow2 volumes: the guest sees disks come, grow and go', async (t) => {
     if (!ok(t)) return;
     const raw = new FileVolumeDriver({ root: join(work, 'vol-file') });
     const q = new Qcow2VolumeDriver({ root: join(work, 'vol-qcow2') });
@@ -119,8 +119,16 @@ describe('qemu driver: tiny-vm end to end', { timeout: 900_000 }, () => {
     await waitForConsole(d, id, 'new block device vdd size=98304 sectors serial=vol-q', 60_000);
     await d.attachVolume(id, { volumeId: 'vol-q', ...(await q.attachment('vol-q')) }); // no-op
     assert.deepEqual((await d.attachedVolumes(id)).map((v) => v.volumeId), ['vol-hot', 'vol-q']);
-    // an attached qcow2 volume is locked by QEMU: snapshot must refuse, not corrupt
+    // an attached qcow2 volume is locked by QEMU: snapshot and offline extend must refuse, not corrupt
     await assert.rejects(q.createSnapshot('vol-q', 'snap-live'), /in use/);
+    await assert.rejects(q.extend('vol-q', 64 / 1024), /in use/);
+    // live extend: qcow2 grown by QEMU itself; raw grown on the host first, then announced
+    await d.resizeVolume(id, 'vol-q', 64 * 1024 * 1024);
+    await waitForConsole(d, id, 'block device vdd resized to 131072 sectors', 60_000);
+    assert.equal((await q.inspect('vol-q'))?.virtualBytes, 64 * 1024 * 1024);
+    await raw.extend('vol-hot', 40 / 1024);
+    await d.resizeVolume(id, 'vol-hot', 40 * 1024 * 1024);
+    await waitForConsole(d, id, 'block device vdc resized to 81920 sectors', 60_000);
     await d.detachVolume(id, 'vol-hot');
     await waitForConsole(d, id, 'block device removed vdc', 60_000);
     await d.detachVolume(id, 'vol-hot'); // no-op

@@ -412,6 +412,17 @@ export class QemuDriver implements ComputeDriver, VolumeHotplug {
     });
   }
 
+  async resizeVolume(id: string, volumeId: string, sizeBytes: number): Promise<void> {
+    if (!(Number.isSafeInteger(sizeBytes) && sizeBytes > 0 && sizeBytes % 512 === 0)) throw invalid('/sizeBytes', 'size must be a positive multiple of 512 bytes');
+    return this.serial(id, async () => {
+      const { f } = await this.record(id);
+      const vol = (await readVolumes(f)).find((v) => v.volumeId === volumeId);
+      if (!vol) throw notFound('volume attachment', volumeId);
+      if (!(await livePid(f))) return;
+      await withQmp(f.qmpSocket, (q) => q.execute('block_resize', { 'node-name': nodeName(volumeDrive(vol)), size: sizeBytes }, 60_000));
+    });
+  }
+
   async attachedVolumes(id: string): Promise<VolumeAttachment[]> {
     const { f } = await this.record(id);
     return readVolumes(f);

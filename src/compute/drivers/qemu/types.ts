@@ -62,6 +62,15 @@ export interface VolumeHotplug {
    * (the volume then stays attached). Detaching an unattached volume succeeds.
    */
   detachVolume(id: string, volumeId: string, opts?: { timeoutMs?: number }): Promise<void>;
+  /**
+   * Grow an attached volume while the VM runs (QMP block_resize); the guest
+   * sees the new capacity at once. For qcow2 this grows the image itself
+   * (the live form of VolumeDriver.extend, which refuses images in use); for
+   * raw, grow the file first (VolumeDriver.extend) and then call this. A
+   * no-op while the VM is not running (the next boot sees the file's size).
+   * Throws `NotFound` if the volume is not attached.
+   */
+  resizeVolume(id: string, volumeId: string, sizeBytes: number): Promise<void>;
   /** Volumes currently attached (by volume id). Throws `NotFound`. */
   attachedVolumes(id: string): Promise<VolumeAttachment[]>;
 }

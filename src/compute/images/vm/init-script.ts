@@ -4,6 +4,7 @@
  *   `YUN-TINY-VM: BOOTED`            — init finished (modules, disks, acpid)
  *   `yun-tiny: new block device X …` — a disk appeared (hot-plug)
  *   `yun-tiny: block device removed X`
+ *   `yun-tiny: block device X resized to N sectors`
  *   `yun-tiny: user-data exit N`
  */
 export const TINY_VM_BOOT_MARKER = 'YUN-TINY-VM: BOOTED';
@@ -69,12 +70,17 @@ if [ -f /run/seed/user-data ]; then
 fi
 
 known=" $(ls /sys/block | tr '\\n' ' ')"
+for b in $known; do eval "size_$(echo "$b" | tr -c 'a-z0-9\\n' '_')=$(cat /sys/block/$b/size)"; done
 while true; do
   for b in $(ls /sys/block); do
-    case "$known" in *" $b "*) ;; *)
-      log "new block device $b size=$(cat /sys/block/$b/size) sectors serial=$(cat /sys/block/$b/serial 2>/dev/null)"
-      known="$known$b " ;;
+    v="size_$(echo "$b" | tr -c 'a-z0-9\\n' '_')"
+    sz="$(cat /sys/block/$b/size 2>/dev/null)"
+    case "$known" in
+      *" $b "*) eval "old=\\$$v"; [ "$old" != "$sz" ] && log "block device $b resized to $sz sectors" ;;
+      *) log "new block device $b size=$sz sectors serial=$(cat /sys/block/$b/serial 2>/dev/null)"
+         known="$known$b " ;;
     esac
+    eval "$v=$sz"
   done
   for b in $known; do
     [ -e "/sys/block/$b" ] || { log "block device removed $b"; known="$(echo "$known" | sed "s/ $b / /")"; }
