@@ -189,6 +189,8 @@ test('linux network driver end to end', { timeout: 120_000 }, async (t) => {
       };
       await driver.reconcile(desired);
       const before = await census(PREFIX);
+      const ifindexOf = async (alias: string) => (await run('ip', ['-o', 'link'])).stdout.split('\n').find((l) => l.includes(`alias ${alias}`))?.split(':')[0];
+      const portBIndex = await ifindexOf('yun:port:port-b');
       await driver.close();
       // leftovers: a stray owned bridge and namespace; damage: a desired veth removed; foreign: a dummy link
       await run('ip', ['link', 'add', 'name', `${PREFIX}b0badbad0`, 'type', 'bridge']);
@@ -205,6 +207,7 @@ test('linux network driver end to end', { timeout: 120_000 }, async (t) => {
         assert.equal(after.links, before.links);
         assert.equal(after.netns, before.netns);
         assert.equal(after.tables, 3);
+        assert.equal(await ifindexOf('yun:port:port-b'), portBIndex, 'an intact NIC is adopted, not recreated');
         assert.equal(after.ruleset.match(/ytst/g)?.length, before.ruleset.match(/ytst/g)?.length);
         assert.equal((await run('ip', ['link', 'show', 'dev', 'ytforeign0'], { allowFail: true })).code, 0, 'foreign link untouched');
         const owned = await driver.listOwned();

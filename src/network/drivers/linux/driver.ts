@@ -234,7 +234,7 @@ export class LinuxNetworkDriver implements NetworkDriver, InstanceIdentifier {
     const links = await k.links();
     const host = links.find((l) => l.ifname === hv);
     const inner = host ? (await k.links(ns)).find((l) => l.ifname === port.ifname) : undefined;
-    const intact = host && inner && host.master === b && host.mtu === net.mtu && (await k.addrs(port.ifname, ns)).join() === addr;
+    const intact = host && inner && host.master === b && host.mtu === net.mtu && inner.address === port.mac && (await k.addrs(port.ifname, ns)).join() === addr;
     if (!intact) {
       await k.deleteLink(hv);
       await k.deleteLink(this.names.tmpPeer(port.portId));

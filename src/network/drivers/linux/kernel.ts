@@ -13,6 +13,7 @@ export interface LinkInfo {
   master?: string;
   mtu: number;
   kind?: string;
+  address?: string;
 }
 
 export class Kernel {
@@ -25,8 +26,8 @@ export class Kernel {
   async links(netns?: string): Promise<LinkInfo[]> {
     const args = netns ? ['-n', netns, '-j', '-d', 'link', 'show'] : ['-j', '-d', 'link', 'show'];
     const r = await this.ip(args);
-    const list = JSON.parse(r.stdout || '[]') as Array<{ ifname: string; ifalias?: string; master?: string; mtu: number; linkinfo?: { info_kind?: string } }>;
-    return list.map((l) => ({ ifname: l.ifname, alias: l.ifalias, master: l.master, mtu: l.mtu, kind: l.linkinfo?.info_kind }));
+    const list = JSON.parse(r.stdout || '[]') as Array<{ ifname: string; ifalias?: string; master?: string; mtu: number; address?: string; linkinfo?: { info_kind?: string } }>;
+    return list.map((l) => ({ ifname: l.ifname, alias: l.ifalias, master: l.master, mtu: l.mtu, address: l.address, kind: l.linkinfo?.info_kind }));
   }
 
   async addrs(dev: string, netns?: string): Promise<string[]> {
