@@ -40,3 +40,19 @@ export async function tmp(prefix: string): Promise<string> {
 }
 
 export const rmrf = (p: string) => rm(p, { recursive: true, force: true });
+
+/**
+ * The lines of the tables of `prefix` (inet, ip _nat, bridge) from `nft list
+ * ruleset`, sorted (order may differ after a rebuild); other tests' tables left out.
+ */
+export function ownRuleset(ruleset: string, prefix: string): string {
+  const out: string[] = [];
+  const re = new RegExp(`^table \\w+ ${prefix}(_nat)? \\{$`);
+  let inside = false;
+  for (const line of ruleset.split('\n')) {
+    if (!inside && re.test(line)) inside = true;
+    if (inside) out.push(line);
+    if (inside && line === '}') inside = false;
+  }
+  return out.sort().join('\n');
+}
