@@ -6,6 +6,8 @@
  * removed at the end, also on failure.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -74,6 +76,13 @@ test('linux network driver end to end', { timeout: 120_000 }, async (t) => {
       assert.equal(await nsGet(nsA, 'http://b.alpha.internal/'), 'hello from b\n');
       const nx = await nsRun(nsA, ['/bin/busybox', 'nslookup', 'nope.alpha.internal', '10.250.1.1']);
       assert.notEqual(nx.code, 0);
+      // extra records, and the responder survives garbage on the wire
+      await driver.setDnsRecords('net-a', [{ name: 'db.alpha.internal', ip: '10.250.1.11' }]);
+      const sock = createSocket('udp4');
+      for (let i = 0; i < 50; i++) sock.send(randomBytes(1 + (i % 40)), 53, '10.250.1.1');
+      await new Promise((r) => setTimeout(r, 100));
+      sock.close();
+      assert.equal(await nsGet(nsA, 'http://db/'), 'hello from b\n');
     });
 
     await t.test('different networks are isolated even with forwarding on', async () => {
