@@ -3,11 +3,12 @@ import { YunApiError } from '../sdk/client.ts';
 import { registerIdentityCommands } from './commands/identity.ts';
 import { registerUp } from './commands/up.ts';
 import { registerDoctor } from './commands/doctor.ts';
+import { registerComputeCommands } from './commands/compute.ts';
 import { registerNetworkCommands } from './commands/network.ts';
 import { type CliEnv, makeEnv } from './env.ts';
 
 /** Every command module registers itself here: one line per module. */
-const MODULES: ((program: Command, env: CliEnv) => void)[] = [registerUp, registerDoctor, registerIdentityCommands, registerNetworkCommands];
+const MODULES: ((program: Command, env: CliEnv) => void)[] = [registerUp, registerDoctor, registerIdentityCommands, registerNetworkCommands, registerComputeCommands];
 
 export function buildProgram(): Command {
   const program = new Command('yun')
