@@ -16,6 +16,7 @@ import { FileVolumeDriver } from '../../src/block/drivers/file/driver.ts';
 import { Qcow2VolumeDriver } from '../../src/block/drivers/qcow2/driver.ts';
 import { QemuDriver } from '../../src/compute/drivers/qemu/driver.ts';
 import { qemuVersion } from '../../src/compute/drivers/qemu/probe.ts';
+import { importDiskImage } from '../../src/compute/images/vm/disk.ts';
 import { type TinyVmImage, buildTinyVmImage } from '../../src/compute/images/vm/tiny.ts';
 import { requireCapability } from '../helpers/capability.ts';
 import { pidsMentioning, waitForConsole } from './helpers.ts';
@@ -158,6 +159,38 @@ describe('qemu driver: tiny-vm end to end', { timeout: 900_000 }, () => {
     assert.deepEqual(await pidsMentioning(join(stateDir, 'instances', id)), []);
     assert.ok(pid);
     await d.stop(id); // no-op
+  });
+
+  it('boots an imported raw disk through the BIOS; a guest without ACPI is stopped by force', async (t) => {
+    if (!ok(t)) return;
+    // a boot sector that writes 'DISK-BOOT-OK' to COM1 and halts: real disk boot, no kernel
+    const msg = Buffer.from('DISK-BOOT-OK\n');
+    const code = Buffer.concat([
+      Buffer.from([0xfc, 0x31, 0xc0, 0x8e, 0xd8]), // cld; xor ax,ax; mov ds,ax
+      Buffer.from([0xbe, 0x20, 0x7c]), // mov si, 0x7c20 (message)
+      Buffer.from([0xba, 0xf8, 0x03]), // mov dx, 0x3f8
+      Buffer.from([0xac, 0x84, 0xc0, 0x74, 0x03, 0xee, 0xeb, 0xf8]), // lodsb; test al,al; jz +3; out dx,al; jmp lodsb
+      Buffer.from([0xf4, 0xeb, 0xfd]), // hlt; jmp hlt
+    ]);
+    const sector = Buffer.alloc(512);
+    code.copy(sector, 0);
+    msg.copy(sector, 0x20);
+    sector[510] = 0x55;
+    sector[511] = 0xaa;
+    const rawDisk = join(work, 'bootsector.img');
+    await writeFile(rawDisk, Buffer.concat([sector, Buffer.alloc(1024 * 1024 - 512)]));
+    const imported = await importDiskImage(rawDisk, { intoDir: join(work, 'disk-image') });
+    assert.equal(imported.format, 'qcow2');
+    const did = 'vm-disk-boot';
+    await d.create({ id: did, imageRootfs: join(work, 'disk-image'), command: [], limits: { memoryMb: 64 } });
+    await d.start(did);
+    await waitForConsole(d, did, 'DISK-BOOT-OK', 60_000);
+    await d.stop(did, { timeoutMs: 1000 });
+    const st = await d.inspect(did);
+    assert.equal(st?.state, 'exited');
+    assert.equal(st?.exitCode, 137, 'ACPI ignored: quit/killed');
+    await d.delete(did);
+    assert.deepEqual(await pidsMentioning(join(stateDir, 'instances', did)), []);
   });
 
   it('a volume attached while stopped is there at the next boot; delete removes everything', async (t) => {
