@@ -114,11 +114,12 @@ export async function networkModule(_config: CloudConfig, o: NetworkModuleOption
       const c = ctl?.driver.capabilities;
       const kind = c?.kind ?? (expectLinux ? 'linux' : 'host');
       const enforced = c ? c.securityGroupsEnforced : expectLinux;
+      const sg = !enforced ? 'NOT enforced' : c ? 'enforced (nftables, stateful)' : 'enforced (nftables, stateful) if br_netfilter loads at start';
       return {
         'network driver': kind === 'linux'
           ? 'linux: bridge per network, netns + veth per instance, nftables security groups, DNS <instance>.<network>.internal'
           : 'host (not root or no ip/nft): instances share the host network — NO isolation, security groups NOT enforced, no DNS, no metadata address',
-        'security groups': enforced ? 'enforced (nftables, stateful)' : 'NOT enforced',
+        'security groups': sg,
         'load balancer': `${lb.capabilities.kind}: ${lb.capabilities.protocols.join('/')} listeners, ${lb.capabilities.algorithms.join(', ')}`,
         ...(c?.notes.length ? { 'network notes': c.notes.join('; ') } : {}),
       };
