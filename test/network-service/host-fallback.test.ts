@@ -39,6 +39,21 @@ test('host fallback: honest status, published port and LB over the host network'
     await api.loadBalancers.waitFor('lb', (l) => l.status.members?.[0]?.healthy === true, 10_000);
     assert.equal(await (await fetch('http://127.0.0.1:18632/')).text(), 'from host workload\n');
 
+    // L7 path rule to a second instance; X-Forwarded-For added
+    const apiSrv = createServer((req, res) => res.end(`api ${req.url} xff=${req.headers['x-forwarded-for']}\n`));
+    await new Promise<void>((r) => apiSrv.listen(0, '127.0.0.1', r));
+    const apiPort = (apiSrv.address() as AddressInfo).port;
+    await cloud.net.networking.prepare({ id: 'i-host-2', name: 'api', project: projectId, hostname: 'api' });
+    await api.loadBalancers.update('lb', { spec: { listeners: [{ protocol: 'http', port: 18632, hostIp: '127.0.0.1' }], members: [{ instance: 'web', port }, { instance: 'api', port: apiPort }],
+      rules: [{ pathPrefix: '/api', members: ['api'] }], healthCheck: { intervalMs: 200 } } });
+    await api.loadBalancers.waitFor('lb', (l) => l.status.members?.filter((m) => m.healthy).length === 2, 10_000);
+    for (let i = 0; i < 4; i++) assert.equal(await (await fetch('http://127.0.0.1:18632/api/v1')).text(), 'api /api/v1 xff=127.0.0.1\n');
+    const e = await api.loadBalancers.update('lb', { spec: { listeners: [{ protocol: 'http', port: 18632 }], rules: [{ pathPrefix: '/x', members: ['nobody'] }] } }).catch((x) => x);
+    assert.equal(e.status, 400);
+    assert.equal(e.field, '/spec/rules/0/members');
+    await cloud.net.networking.release({ id: 'i-host-2', name: 'api', project: projectId, hostname: 'api' });
+    await new Promise((r) => apiSrv.close(r));
+
     await api.loadBalancers.delete('lb');
     await api.floatingIps.delete('web');
     await cloud.net.networking.release({ id: 'i-host-1', name: 'web', project: projectId, hostname: 'web' });
