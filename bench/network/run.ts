@@ -9,7 +9,11 @@
  * and it times security group changes (driver call, and until the new rule
  * is observed to let a connection through).
  *
- *   node --import tsx bench/network/run.ts [--duration 5] [--connections 32]
+ * Paths are measured in interleaved rounds (direct, published, lb, direct, …)
+ * and the median round is reported, so background load on a shared machine
+ * hits all three alike.
+ *
+ *   node --import tsx bench/network/run.ts [--duration 3] [--rounds 3] [--connections 32]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -26,7 +30,8 @@ const opt = (name: string, def: number) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? Number(args[i + 1]) : def;
 };
-const duration = opt('duration', 5);
+const duration = opt('duration', 3);
+const rounds = opt('rounds', 3);
 const connections = opt('connections', 32);
 
 interface Figures {
@@ -80,13 +85,20 @@ async function main() {
       listeners: [{ id: 'l', protocol: 'http', host: '127.0.0.1', port: 0, defaultPool: 'p' }],
     });
 
-    console.log(`network bench: ${connections} connections, ${duration}s each, cpus=${(await import('node:os')).cpus().length}`);
+    console.log(`network bench: ${connections} connections, ${rounds} interleaved rounds of ${duration}s per path (median round shown), cpus=${(await import('node:os')).cpus().length}`);
     // 1 s warm-up per path (JIT, conntrack, keep-alive pools), then the measured runs.
     const lbUrl = `http://127.0.0.1:${st.listeners[0]!.port}/`;
     for (const u of ['http://10.251.0.10:8080/', 'http://127.0.0.1:18990/', lbUrl]) await cannon(u, 1);
-    const direct = await cannon('http://10.251.0.10:8080/');
-    const published = await cannon('http://127.0.0.1:18990/');
-    const viaLb = await cannon(lbUrl);
+    const samples: Record<'direct' | 'published' | 'lb', Figures[]> = { direct: [], published: [], lb: [] };
+    for (let r = 0; r < rounds; r++) {
+      samples.direct.push(await cannon('http://10.251.0.10:8080/'));
+      samples.published.push(await cannon('http://127.0.0.1:18990/'));
+      samples.lb.push(await cannon(lbUrl));
+    }
+    const median = (xs: Figures[]) => [...xs].sort((x, y) => x.rps - y.rps)[Math.floor(xs.length / 2)]!;
+    const direct = median(samples.direct);
+    const published = median(samples.published);
+    const viaLb = median(samples.lb);
     const row = (name: string, f: Figures) =>
       console.log(`${name.padEnd(10)} ${f.rps.toFixed(0).padStart(8)} req/s  p50 ${String(f.p50).padStart(3)} ms  mean ${f.mean.toFixed(2).padStart(6)} ms  p99 ${String(f.p99).padStart(4)} ms  errors ${f.errors}  rps ratio to direct ${(f.rps / direct.rps).toFixed(2)}, mean latency ratio ${(f.mean / direct.mean).toFixed(2)}`);
     row('direct', direct);
