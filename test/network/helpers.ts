@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { TestContext } from 'node:test';
 import { run } from '../../src/network/drivers/linux/exec.ts';
@@ -77,6 +78,9 @@ export async function waitFor(fn: () => Promise<boolean>, timeoutMs = 3000, step
 
 /** Owned-object census: links and namespaces with the prefix, and nft lines in its tables. */
 export async function census(prefix: string) {
+  for (const d of await readdir('/etc/netns').catch(() => [] as string[])) {
+    if (d.startsWith(`${prefix}-`)) await rm(`/etc/netns/${d}`, { recursive: true, force: true });
+  }
   const links = (await run('ip', ['-o', 'link'])).stdout.split('\n').filter((l) => new RegExp(`^\\d+: ${prefix}`).test(l));
   const netns = (await run('ip', ['netns', 'list'])).stdout.split('\n').filter((l) => l.startsWith(`${prefix}-`));
   const ruleset = (await run('nft', ['list', 'ruleset'])).stdout;
@@ -95,6 +99,9 @@ export async function scrub(prefix: string): Promise<void> {
     }
     await run('ip', ['netns', 'del', ns], { allowFail: true });
     await run('rm', ['-rf', `/etc/netns/${ns}`], { allowFail: true });
+  }
+  for (const d of await readdir('/etc/netns').catch(() => [] as string[])) {
+    if (d.startsWith(`${prefix}-`)) await rm(`/etc/netns/${d}`, { recursive: true, force: true });
   }
   const links = (await run('ip', ['-o', 'link'])).stdout.split('\n').map((l) => /^\d+: ([^:@]+)/.exec(l)?.[1]).filter((n): n is string => !!n && n.startsWith(prefix));
   for (const l of links) await run('ip', ['link', 'del', 'dev', l], { allowFail: true });

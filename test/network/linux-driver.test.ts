@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -204,6 +205,7 @@ test('linux network driver end to end', { timeout: 120_000 }, async (t) => {
       // leftovers: a stray owned bridge and namespace; damage: a desired veth removed; foreign: a dummy link
       await run('ip', ['link', 'add', 'name', `${PREFIX}b0badbad0`, 'type', 'bridge']);
       await run('ip', ['netns', 'add', `${PREFIX}-0badbad0bad0`]);
+      await run('mkdir', ['-p', `/etc/netns/${PREFIX}-0badbad0bad1`]);
       await run('ip', ['link', 'add', 'name', 'ytforeign0', 'type', 'bridge']);
       const hostVethA = (await run('ip', ['-o', 'link'])).stdout.split('\n').find((l) => l.includes('alias yun:port:port-a'))!;
       await run('ip', ['link', 'del', 'dev', /^\d+: ([^@:]+)/.exec(hostVethA)![1]!]);
@@ -219,6 +221,7 @@ test('linux network driver end to end', { timeout: 120_000 }, async (t) => {
         assert.equal(await ifindexOf('yun:port:port-b'), portBIndex, 'an intact NIC is adopted, not recreated');
         assert.equal(after.ruleset.match(/ytst/g)?.length, before.ruleset.match(/ytst/g)?.length);
         assert.equal((await run('ip', ['link', 'show', 'dev', 'ytforeign0'], { allowFail: true })).code, 0, 'foreign link untouched');
+        assert.equal(existsSync(`/etc/netns/${PREFIX}-0badbad0bad1`), false, 'stray /etc/netns dir removed');
         const owned = await driver.listOwned();
         assert.deepEqual(owned.networks.sort(), ['net-a', 'net-b']);
         assert.deepEqual(owned.ports.sort(), ['port-a', 'port-b', 'port-c']);

@@ -393,7 +393,8 @@ export class LinuxNetworkDriver implements NetworkDriver, InstanceIdentifier {
     for (const l of await this.kernel.links()) {
       if ((n.isHostVeth(l.ifname) && !wantVeth.has(l.ifname)) || n.isTmpPeer(l.ifname)) await this.kernel.deleteLink(l.ifname);
     }
-    for (const ns of await this.kernel.netnsList()) if (n.isNetns(ns) && !wantNs.has(ns)) await this.kernel.deleteNetns(ns);
+    const nsNames = new Set([...(await this.kernel.netnsList()), ...(await this.kernel.netnsEtcList())]);
+    for (const ns of nsNames) if (n.isNetns(ns) && !wantNs.has(ns)) await this.kernel.deleteNetns(ns);
     for (const l of await this.kernel.links()) if (n.isBridge(l.ifname) && !wantBridge.has(l.ifname)) await this.kernel.deleteLink(l.ifname);
   }
 

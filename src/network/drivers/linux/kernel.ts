@@ -62,6 +62,15 @@ export class Kernel {
     }
   }
 
+  /** Names with a per-namespace /etc directory (may outlive a namespace after a crash). */
+  async netnsEtcList(): Promise<string[]> {
+    try {
+      return await readdir(this.etcNetnsDir);
+    } catch {
+      return [];
+    }
+  }
+
   netnsPath(name: string): string {
     return `${this.netnsDir}/${name}`;
   }
