@@ -235,6 +235,16 @@ test('L7 passes protocol upgrades (WebSocket-style) through', async () => {
 
 test('validation and route matching', async () => {
   const lb = new NodeLoadBalancer();
+  // a listener that cannot bind leaves nothing listening
+  const squat = createServer();
+  await new Promise<void>((r) => squat.listen(0, '127.0.0.1', r));
+  const busy = (squat.address() as AddressInfo).port;
+  await assert.rejects(lb.ensure({
+    id: 'y', pools: [{ id: 'p', algorithm: 'round_robin', members: [] }],
+    listeners: [{ id: 'ok', protocol: 'http', host: '127.0.0.1', port: 0, defaultPool: 'p' }, { id: 'busy', protocol: 'http', host: '127.0.0.1', port: busy, defaultPool: 'p' }],
+  }), (e: { code?: string }) => e.code === 'Conflict');
+  assert.equal(lb.status('y'), undefined);
+  await new Promise((r) => squat.close(r));
   await assert.rejects(lb.ensure({ id: 'x', pools: [], listeners: [{ id: 'l', protocol: 'http', host: '127.0.0.1', port: 0, defaultPool: 'nope' }] }), (e: { field?: string }) => e.field === 'listeners/0');
   await assert.rejects(lb.ensure({ id: 'x', pools: [{ id: 'p', algorithm: 'random' as 'round_robin', members: [] }], listeners: [] }), (e: { field?: string }) => e.field === 'pools/0/algorithm');
   assert.equal(matchRoute([{ host: '*.example', pool: 'w' }], 'a.example:80', '/')?.pool, 'w');

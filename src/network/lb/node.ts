@@ -84,6 +84,7 @@ export class NodeLoadBalancer implements LoadBalancerDataPlane {
   async ensure(input: LoadBalancerSpec): Promise<LoadBalancerStatus> {
     const spec = validateLb(structuredClone(input));
     let lb = this.lbs.get(spec.id);
+    const isNew = !lb;
     if (!lb) {
       lb = { spec, pools: new Map(), agents: new Map(), listeners: new Map() };
       this.lbs.set(spec.id, lb);
@@ -113,6 +114,7 @@ export class NodeLoadBalancer implements LoadBalancerDataPlane {
         lb.listeners.delete(id);
       }
     }
+    const opened: string[] = [];
     for (const ls of spec.listeners) {
       const existing = lb.listeners.get(ls.id);
       if (existing) {
@@ -131,11 +133,19 @@ export class NodeLoadBalancer implements LoadBalancerDataPlane {
           server.off('error', reject);
           resolve();
         });
-      }).catch((e: Error) => {
+      }).catch(async (e: Error) => {
+        // Nothing new keeps listening after a failed ensure.
+        for (const id of opened) {
+          const l = lb.listeners.get(id);
+          lb.listeners.delete(id);
+          if (l) await closeServer(l.server);
+        }
+        if (isNew) await this.remove(spec.id);
         throw new YunError('Conflict', `cannot listen on ${ls.host}:${ls.port}: ${e.message}`, { field: 'port', cause: e });
       });
       const addr = server.address();
       lb.listeners.set(ls.id, { spec: ls, server, port: typeof addr === 'object' && addr ? addr.port : ls.port });
+      opened.push(ls.id);
     }
     return this.status(spec.id)!;
   }
