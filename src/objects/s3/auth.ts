@@ -7,6 +7,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Principal } from '../engine/types.ts';
 import type { ObjectIdentity } from '../identity.ts';
 import type { ChunkSigning } from './chunked.ts';
+import { canonicalResourceV2, signV2, stringToSignV2 } from './sigv2.ts';
 import { S3Error } from './errors.ts';
 import {
   ALGORITHM, canonicalRequest, type HeaderMap, parseAmzDate, type SigningKeyCache, scopeOf, signHex, STREAMING_PAYLOAD,
@@ -23,6 +24,8 @@ export interface AuthResult { principal?: Principal; payload: PayloadMode }
 export interface AuthInput {
   method: string;
   rawPath: string;
+  /** Bucket taken from the Host header (virtual-hosted style), for SigV2's canonical resource. */
+  vhostBucket?: string;
   query: [string, string][];
   headers: HeaderMap;
 }
@@ -49,7 +52,6 @@ function parseCredential(cred: string, malformed: () => S3Error): Omit<Parsed, '
 function parseAuthHeader(h: string): Parsed {
   const malformed = () => new S3Error('AuthorizationHeaderMalformed', 'The authorization header is malformed; the authorization header requires three components: Credential, SignedHeaders, and Signature.');
   if (!h.startsWith(`${ALGORITHM} `)) {
-    if (h.startsWith('AWS ')) throw new S3Error('InvalidRequest', 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.');
     throw new S3Error('InvalidArgument', 'Unsupported Authorization Type', { ArgumentName: 'Authorization', ArgumentValue: h.split(' ')[0] ?? '' });
   }
   const fields = new Map<string, string>();
@@ -69,6 +71,8 @@ export async function authenticate(i: AuthInput, d: AuthDeps): Promise<AuthResul
   const authz = first(i.headers, 'authorization');
   const q = new Map(i.query);
   const presigned = q.has('X-Amz-Algorithm') || q.has('X-Amz-Credential') || q.has('X-Amz-Signature');
+  if (q.has('AWSAccessKeyId') && q.has('Signature') && !authz) return authenticateV2(i, d, 'query');
+  if (authz?.startsWith('AWS ')) return authenticateV2(i, d, 'header');
   if (!authz && !presigned) return { payload: { kind: 'unsigned' } };
   if (authz && presigned) throw new S3Error('InvalidArgument', 'Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified', { ArgumentName: 'Authorization' });
 
@@ -135,4 +139,37 @@ export async function authenticate(i: AuthInput, d: AuthDeps): Promise<AuthResul
   else if (/^[0-9a-f]{64}$/.test(payloadHash)) payload = { kind: 'sha256', hex: payloadHash };
   else throw new S3Error('InvalidArgument', 'x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a valid sha256 value.', { ArgumentName: 'x-amz-content-sha256', ArgumentValue: payloadHash });
   return { principal, payload };
+}
+
+/** Signature Version 2: header `AWS AKID:signature` or query AWSAccessKeyId/Signature/Expires. Payload unsigned. */
+async function authenticateV2(i: AuthInput, d: AuthDeps, form: 'header' | 'query'): Promise<AuthResult> {
+  const q = new Map(i.query);
+  let akid: string;
+  let sig: string;
+  let dateLine: string;
+  if (form === 'query') {
+    akid = q.get('AWSAccessKeyId')!;
+    sig = q.get('Signature')!;
+    const expires = q.get('Expires') ?? '';
+    if (!/^\d+$/.test(expires)) throw new S3Error('AccessDenied', 'Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters');
+    if (d.now() > Number(expires) * 1000) throw new S3Error('AccessDenied', 'Request has expired', { Expires: new Date(Number(expires) * 1000).toISOString(), ServerTime: new Date(d.now()).toISOString() });
+    dateLine = expires;
+  } else {
+    const m = /^AWS ([^:]+):(.+)$/.exec(first(i.headers, 'authorization')!);
+    if (!m) throw new S3Error('InvalidArgument', 'AWS authorization header is invalid.  Expected AwsAccessKeyId:signature', { ArgumentName: 'Authorization' });
+    akid = m[1]!;
+    sig = m[2]!;
+    const amz = first(i.headers, 'x-amz-date');
+    const date = first(i.headers, 'date');
+    const ms = Date.parse(amz ?? date ?? '');
+    if (Number.isNaN(ms)) throw new S3Error('AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header');
+    if (Math.abs(d.now() - ms) > (d.maxSkewMs ?? 15 * 60_000)) throw new S3Error('RequestTimeTooSkewed', undefined, { RequestTime: amz ?? date ?? '', ServerTime: new Date(d.now()).toISOString(), MaxAllowedSkewMilliseconds: '900000' });
+    dateLine = amz ? '' : date ?? '';
+  }
+  const key = await d.identity.lookupAccessKey(akid);
+  if (!key) throw new S3Error('InvalidAccessKeyId', undefined, { AWSAccessKeyId: akid });
+  const headers = new Map(i.headers);
+  const sts = stringToSignV2(i.method, headers, dateLine, canonicalResourceV2(i.rawPath, i.vhostBucket, i.query.filter(([k]) => k !== 'Signature' && k !== 'AWSAccessKeyId' && k !== 'Expires')));
+  if (!safeEq(signV2(key.secretAccessKey, sts), sig)) throw new S3Error('SignatureDoesNotMatch', undefined, { AWSAccessKeyId: akid, StringToSign: sts, SignatureProvided: sig });
+  return { principal: { accessKeyId: akid, userId: key.userId, projectId: key.projectId, ownerDisplayName: key.ownerDisplayName }, payload: { kind: 'unsigned' } };
 }

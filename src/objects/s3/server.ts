@@ -31,7 +31,7 @@ export function createS3Handler(o: S3HandlerOptions): S3Handler {
   const now = o.now ?? Date.now;
   const baseDomain = o.baseDomain?.toLowerCase();
 
-  function address(req: IncomingMessage, rawPath: string): { bucket?: string; key?: string } {
+  function address(req: IncomingMessage, rawPath: string): { bucket?: string; key?: string; vhost?: boolean } {
     const host = (req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
     let path = rawPath;
     let bucket: string | undefined;
@@ -44,7 +44,7 @@ export function createS3Handler(o: S3HandlerOptions): S3Handler {
       path = slash < 0 ? '' : p.slice(slash);
     }
     const keyRaw = path.replace(/^\//, '');
-    return { bucket, key: keyRaw === '' ? undefined : safeDecode(keyRaw) };
+    return { bucket, key: keyRaw === '' ? undefined : safeDecode(keyRaw), vhost: path === rawPath };
   }
 
   function sendError(c: Pick<S3Ctx, 'req' | 'res' | 'requestId' | 'bodyConsumed'>, e: S3Error, resource: string) {
@@ -85,13 +85,13 @@ export function createS3Handler(o: S3HandlerOptions): S3Handler {
     };
     let resource = rawPath;
     try {
-      const { bucket, key } = address(req, rawPath);
+      const { bucket, key, vhost } = address(req, rawPath);
       c.bucket = bucket;
       c.key = key;
       resource = bucket === undefined ? '/' : key === undefined ? `/${bucket}` : `/${bucket}/${key}`;
       const method = req.method ?? 'GET';
       if (method !== 'OPTIONS') {
-        const auth = await authenticate({ method, rawPath, query: pairs, headers: headerMapFromRaw(req.rawHeaders) }, { identity: o.identity, region: o.region, keys, now });
+        const auth = await authenticate({ method, rawPath, query: pairs, headers: headerMapFromRaw(req.rawHeaders), vhostBucket: vhost ? bucket : undefined }, { identity: o.identity, region: o.region, keys, now });
         c.principal = auth.principal;
         c.payload = auth.payload;
       }

@@ -68,9 +68,18 @@ export function parseXml(body: Buffer | string, root: string, code: 'MalformedXM
     }
   }
   let doc: Record<string, unknown>;
+  // Numeric character references (Go's encoding/xml writes `&#34;`) become
+  // characters up front; the XML-special ones become their named entities.
+  const NAMED: Record<string, string> = { '<': '&lt;', '&': '&amp;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
+  const decoded = text.replace(/&#(?:x([0-9a-fA-F]{1,6})|([0-9]{1,7}));/g, (m, hex: string | undefined, dec: string | undefined) => {
+    const cp = hex !== undefined ? Number.parseInt(hex, 16) : Number(dec);
+    if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return m;
+    const ch = String.fromCodePoint(cp);
+    return NAMED[ch] ?? ch;
+  });
   try {
     const p = new XMLParser({ ignoreAttributes: true, removeNSPrefix: true, parseTagValue: false, processEntities: true, htmlEntities: false, trimValues: false, ignoreDeclaration: true });
-    doc = p.parse(text, true) as Record<string, unknown>;
+    doc = p.parse(decoded, true) as Record<string, unknown>;
   } catch {
     throw new S3Error(code);
   }
