@@ -12,11 +12,11 @@ export const KEY_B = { accessKeyId: 'AKIAYUNTESTUSERB0002', secretAccessKey: 'se
 
 export interface TestServer { url: string; port: number; svc: ObjectService; dir: string; close(): Promise<void> }
 
-export async function startServer(opts: { dir?: string; quotas?: Record<string, { buckets?: number; storage_gb?: number }>; lifecycleDayMs?: number } = {}): Promise<TestServer> {
+export async function startServer(opts: { dir?: string; quotas?: Record<string, { buckets?: number; storage_gb?: number }>; lifecycleDayMs?: number; lifecycleIntervalMs?: number } = {}): Promise<TestServer> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'yun-s3-'));
   const store = await openStore(`sqlite:${join(dir, 'state.db')}`);
   const identity = createStaticIdentity([KEY_A, KEY_B], opts.quotas);
-  const svc = createObjectService({ store, dataDir: join(dir, 'objects'), region: 'us-east-1', baseDomain: 's3.localhost', masterKeyPath: join(dir, 'master.key'), identity, lifecycleDayMs: opts.lifecycleDayMs });
+  const svc = createObjectService({ store, dataDir: join(dir, 'objects'), region: 'us-east-1', baseDomain: 's3.localhost', masterKeyPath: join(dir, 'master.key'), identity, lifecycleDayMs: opts.lifecycleDayMs, lifecycleIntervalMs: opts.lifecycleIntervalMs });
   const server = await svc.start(0, '127.0.0.1');
   const port = (server.address() as AddressInfo).port;
   return {
