@@ -17,7 +17,6 @@
  * lock file plus that check (and QEMU's own image locks) keep a second QEMU
  * off the same disk.
  */
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, unlink } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
@@ -27,7 +26,9 @@ import { processStartTime, readTail, run, runOk, waitFor } from '../host.ts';
 import type { LogReadOptions, StopOptions, WorkloadStats, WorkloadStatus } from '../types.ts';
 import { WORKLOAD_ID_RE } from '../types.ts';
 import { validateLimits } from '../validate.ts';
-import { type QemuDrive, blockdevArgs, buildQemuArgs, deviceArgs, deviceId, nodeName } from './args.ts';
+import { buildQemuArgs } from './args.ts';
+import { hotplugAdd, hotplugRemove, hotplugResize, volumeDrive } from './hotplug.ts';
+import { qemuStats } from './stats.ts';
 import { InstanceFiles, type InstanceRecord, type RunRecord, livePid, readJson, readVolumes, writeJson } from './instance.ts';
 import { type Accelerator, type AcceleratorProbe, probeAccelerator, qemuVersion } from './probe.ts';
 import { withQmp } from './qmp.ts';
@@ -49,8 +50,6 @@ export interface QemuDriverOptions {
   /** Default graceful shutdown wait for `stop`. Default 10 000 ms (the interface's default). */
   stopTimeoutMs?: number;
 }
-
-const CLK_TCK = 100;
 
 export class QemuDriver implements ComputeDriver, VolumeHotplug {
   readonly name = 'qemu';
@@ -338,21 +337,7 @@ export class QemuDriver implements ComputeDriver, VolumeHotplug {
     const { f } = await this.record(id);
     const live = await livePid(f);
     if (!live) return { cpuSeconds: 0, memoryBytes: 0, pids: 0 };
-    const stat = await readFile(`/proc/${live.pid}/stat`, 'utf8');
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const cpuSeconds = (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
-    const status = await readFile(`/proc/${live.pid}/status`, 'utf8');
-    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0) * 1024;
-    const threads = Number(/^Threads:\s+(\d+)/m.exec(status)?.[1] ?? 1);
-    const io = await withQmp(f.qmpSocket, (q) => q.execute<Array<{ stats: { rd_bytes: number; wr_bytes: number } }>>('query-blockstats')).catch(() => []);
-    return {
-      cpuSeconds,
-      memoryBytes: kb('VmRSS'),
-      memoryPeakBytes: kb('VmHWM'),
-      pids: threads,
-      blockReadBytes: io.reduce((s, d) => s + d.stats.rd_bytes, 0),
-      blockWriteBytes: io.reduce((s, d) => s + d.stats.wr_bytes, 0),
-    };
+    return qemuStats(live.pid, f.qmpSocket);
   }
 
   /** Hardware reset (QMP system_reset): the guest reboots at once, without shutting down. */
@@ -374,18 +359,7 @@ export class QemuDriver implements ComputeDriver, VolumeHotplug {
       const { f } = await this.record(id);
       const vols = await readVolumes(f);
       if (vols.some((v) => v.volumeId === volume.volumeId)) return;
-      if (await livePid(f)) {
-        const d = volumeDrive(volume);
-        await withQmp(f.qmpSocket, async (q) => {
-          await q.execute('blockdev-add', blockdevArgs(d));
-          try {
-            await q.execute('device_add', deviceArgs(d));
-          } catch (e) {
-            await q.execute('blockdev-del', { 'node-name': nodeName(d) }).catch(() => undefined);
-            throw e;
-          }
-        });
-      }
+      if (await livePid(f)) await hotplugAdd(f.qmpSocket, volumeDrive(volume));
       await writeJson(f.volumes, [...vols, volume]);
     });
   }
@@ -396,18 +370,7 @@ export class QemuDriver implements ComputeDriver, VolumeHotplug {
       const vols = await readVolumes(f);
       const vol = vols.find((v) => v.volumeId === volumeId);
       if (!vol) return;
-      if (await livePid(f)) {
-        const d = volumeDrive(vol);
-        await withQmp(f.qmpSocket, async (q) => {
-          const present = (await q.execute<Array<{ name: string }>>('qom-list', { path: '/machine/peripheral' })).some((p) => p.name === deviceId(d));
-          if (present) {
-            const deleted = q.waitEvent((e) => e.event === 'DEVICE_DELETED' && e.data?.device === deviceId(d), opts.timeoutMs ?? 30_000);
-            await q.execute('device_del', { id: deviceId(d) });
-            await deleted;
-          }
-          await q.execute('blockdev-del', { 'node-name': nodeName(d) }).catch(() => undefined);
-        });
-      }
+      if (await livePid(f)) await hotplugRemove(f.qmpSocket, volumeDrive(vol), opts.timeoutMs ?? 30_000);
       await writeJson(f.volumes, vols.filter((v) => v.volumeId !== volumeId));
     });
   }
@@ -419,7 +382,7 @@ export class QemuDriver implements ComputeDriver, VolumeHotplug {
       const vol = (await readVolumes(f)).find((v) => v.volumeId === volumeId);
       if (!vol) throw notFound('volume attachment', volumeId);
       if (!(await livePid(f))) return;
-      await withQmp(f.qmpSocket, (q) => q.execute('block_resize', { 'node-name': nodeName(volumeDrive(vol)), size: sizeBytes }, 60_000));
+      await hotplugResize(f.qmpSocket, volumeDrive(vol), sizeBytes);
     });
   }
 
@@ -428,11 +391,3 @@ export class QemuDriver implements ComputeDriver, VolumeHotplug {
     return readVolumes(f);
   }
 }
-
-/** QMP node names must start with a letter and stay under 32 chars: long or odd volume ids are hashed. */
-function volumeDrive(v: VolumeAttachment): QemuDrive {
-  const plain = `v${v.volumeId}`;
-  const name = /^[A-Za-z0-9_-]{1,26}$/.test(plain) ? plain : `v${createHash('sha256').update(v.volumeId).digest('hex').slice(0, 24)}`;
-  return { name, path: v.path, format: v.format, readOnly: v.readOnly, serial: v.volumeId.slice(0, 20) };
-}
-
