@@ -40,7 +40,10 @@ export interface StartOptions {
 export async function startCloud(config: CloudConfig, o: StartOptions = {}): Promise<Cloud> {
   await mkdir(config.home, { recursive: true, mode: 0o700 });
   const log = o.log ?? createLogger(config.logLevel);
-  const store: StateStore = await openStore(config.store);
+  // WAL + synchronous=NORMAL: a commit survives kill -9 of yun (it is in the OS
+  // before we answer); only a power loss may drop the last few commits, never
+  // tear one. FULL would cap the API at one fsync per create.
+  const store: StateStore = await openStore(config.store, { sqlite: { synchronous: 'NORMAL' } });
   const modules = o.modules ?? [];
   try {
     await store.migrate([...coreMigrations, ...identityMigrations, ...modules.flatMap((m) => m.migrations ?? [])]);

@@ -8,6 +8,9 @@ import type { ApiContext } from './context.ts';
  * see only their project unless they are cloud admins asking for all.
  */
 export async function registerEventRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
+  // Open streams end when the server closes, so shutdown never waits on a watcher.
+  const open = new Set<() => void>();
+  app.addHook('preClose', async () => { for (const end of open) end(); });
   app.get('/events', {
     schema: {
       summary: 'Watch resource changes (text/event-stream)',
@@ -31,7 +34,9 @@ export async function registerEventRoutes(app: FastifyInstance, ctx: ApiContext)
       res.write(`id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify({ type: e.type, kind: e.kind, object: e.object })}\n\n`);
     });
     const beat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
-    const close = () => { clearInterval(beat); unsubscribe(); };
+    const close = () => { clearInterval(beat); unsubscribe(); open.delete(end); };
+    const end = () => { close(); res.end(); };
+    open.add(end);
     req.raw.on('close', close);
     res.on('error', close);
   });

@@ -37,7 +37,6 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
     bodyLimit: ctx.config.bodyLimitBytes,
     genReqId: () => `req-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`,
     requestIdHeader: false,
-    disableRequestLogging: true,
     return503OnClosing: true,
     forceCloseConnections: false,
   });

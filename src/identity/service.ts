@@ -291,10 +291,12 @@ export class IdentityService {
   }
 
   async listAccessKeys(filter: { userId?: string; projectId?: string }): Promise<AccessKeyInfo[]> {
+    const where: string[] = [];
+    const params: string[] = [];
+    if (filter.userId) { where.push('user_id = ?'); params.push(filter.userId); }
+    if (filter.projectId) { where.push('project_id = ?'); params.push(filter.projectId); }
     const rows = await this.store.all<{ id: string; user_id: string; project_id: string; description: string; created_at: string; last_used_at: string | null }>(
-      `SELECT id, user_id, project_id, description, created_at, last_used_at FROM access_keys
-       WHERE (? IS NULL OR user_id = ?) AND (? IS NULL OR project_id = ?) ORDER BY created_at`,
-      [filter.userId ?? null, filter.userId ?? null, filter.projectId ?? null, filter.projectId ?? null]);
+      `SELECT id, user_id, project_id, description, created_at, last_used_at FROM access_keys${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at`, params);
     return rows.map((r) => ({ accessKeyId: r.id, userId: r.user_id, projectId: r.project_id, description: r.description, createdAt: r.created_at, lastUsedAt: r.last_used_at ?? undefined }));
   }
 

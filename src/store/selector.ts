@@ -51,6 +51,7 @@ export function matchesSelector(labels: Record<string, string>, reqs: LabelRequi
       case '!exists': return !has;
       case 'in': return has && r.values.includes(v!);
       case 'notin': return !has || !r.values.includes(v!);
+      default: return false;
     }
   });
 }
