@@ -32,6 +32,7 @@ import { qemuStats } from './stats.ts';
 import { InstanceFiles, type InstanceRecord, type RunRecord, livePid, readJson, readVolumes, writeJson } from './instance.ts';
 import { type Accelerator, type AcceleratorProbe, probeAccelerator, qemuVersion } from './probe.ts';
 import { withQmp } from './qmp.ts';
+import { cachedKernel, defaultCacheDir } from '../../images/vm/kernel.ts';
 import { buildSeedImage } from './seed.ts';
 import type { QemuCapabilities, QemuWorkloadSpec, VmImageManifest, VolumeAttachment, VolumeHotplug } from './types.ts';
 import type { ComputeDriver } from '../types.ts';
@@ -43,8 +44,14 @@ export interface QemuDriverOptions {
   binary?: string;
   /** `auto` (default) probes KVM with `probeKernel` and falls back to TCG. */
   accelerator?: 'auto' | Accelerator;
-  /** A Linux kernel used only to check that KVM really runs guests. Without it `auto` means TCG. */
+  /**
+   * A Linux kernel used only to check that KVM really runs guests. Default:
+   * the Debian kernel cached by the tiny-vm builder, if any; without one
+   * `auto` means TCG.
+   */
   probeKernel?: string;
+  /** yun's cache dir (where the tiny-vm builder keeps kernels). Default `defaultCacheDir()`. */
+  cacheDir?: string;
   /** Memory when the spec sets no limit. Default 256 MiB. */
   defaultMemoryMb?: number;
   /** Default graceful shutdown wait for `stop`. Default 10 000 ms (the interface's default). */
@@ -79,7 +86,8 @@ export class QemuDriver implements ComputeDriver, VolumeHotplug {
   private accelerator(): Promise<AcceleratorProbe> {
     const forced = this.opts.accelerator;
     if (forced && forced !== 'auto') return Promise.resolve({ accelerator: forced });
-    this.probe ??= probeAccelerator({ binary: this.binary, probeKernel: this.opts.probeKernel });
+    this.probe ??= (async () =>
+      probeAccelerator({ binary: this.binary, probeKernel: this.opts.probeKernel ?? (await cachedKernel(this.opts.cacheDir ?? defaultCacheDir())) }))();
     return this.probe;
   }
 

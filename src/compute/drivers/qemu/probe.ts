@@ -39,7 +39,7 @@ export async function probeAccelerator(opts: { binary: string; probeKernel?: str
   if (!opts.probeKernel) {
     return { accelerator: 'tcg', warning: '/dev/kvm opens but KVM was not verified (no probe kernel given); using TCG' };
   }
-  const ok = await bootsUnderKvm(opts.binary, opts.probeKernel, opts.timeoutMs ?? 10_000);
+  const ok = await bootsUnderKvm(opts.binary, opts.probeKernel, opts.timeoutMs ?? 6_000);
   return ok
     ? { accelerator: 'kvm' }
     : { accelerator: 'tcg', warning: '/dev/kvm opens but a KVM guest kernel did not start (hangs); using TCG (slow, software emulation)' };

@@ -69,3 +69,15 @@ export async function fetchDebianKernel(cacheDir = defaultCacheDir(), meta = 'li
   const release = vmlinuz.slice('vmlinuz-'.length);
   return { release, vmlinuz: join(dest, 'boot', vmlinuz), modulesDir: join(dest, 'lib', 'modules', release) };
 }
+
+/** `vmlinuz` of the newest kernel already unpacked in the cache (no download), or undefined. */
+export async function cachedKernel(cacheDir = defaultCacheDir()): Promise<string | undefined> {
+  const root = join(cacheDir, 'kernel');
+  const pkgs = existsSync(root) ? (await readdir(root)).filter((d) => existsSync(join(root, d, '.complete'))).sort() : [];
+  for (const pkg of pkgs.reverse()) {
+    const boot = join(root, pkg, 'boot');
+    const v = existsSync(boot) ? (await readdir(boot)).find((f) => f.startsWith('vmlinuz-')) : undefined;
+    if (v) return join(boot, v);
+  }
+  return undefined;
+}
