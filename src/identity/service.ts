@@ -2,6 +2,7 @@ import { YunError, invalid, notFound } from '../core/errors.ts';
 import { NAME_RE, newId, randomToken } from '../core/ids.ts';
 import { isUniqueViolation } from '../store/index.ts';
 import type { Sql, StateStore } from '../store/types.ts';
+import { ShortCache } from './cache.ts';
 import { SecretBox, hashPassword, randomPassword, randomSecret, sha256, verifyPassword } from './crypto.ts';
 import { type PolicyDocument, validatePolicy } from './policy.ts';
 import { LoginThrottle } from './throttle.ts';
@@ -35,6 +36,7 @@ export class IdentityService {
   private readonly box: SecretBox;
   private readonly ttl: number;
   readonly throttle: LoginThrottle;
+  private readonly cache = new ShortCache();
 
   constructor(o: IdentityOptions) {
     this.store = o.store;
@@ -71,6 +73,7 @@ export class IdentityService {
   }
 
   async createUser(input: { name: string; password?: string; email?: string; isAdmin?: boolean; project?: string; role?: Role }): Promise<{ user: User; password?: string }> {
+    this.cache.clear();
     nameOk('/name', input.name);
     if (input.password !== undefined && (typeof input.password !== 'string' || input.password.length < 8)) throw invalid('/password', 'password must be at least 8 characters');
     if (input.role !== undefined && !ROLES.includes(input.role)) throw invalid('/role', `role must be one of ${ROLES.join(', ')}`);
@@ -108,6 +111,7 @@ export class IdentityService {
   }
 
   async deleteUser(nameOrId: string): Promise<void> {
+    this.cache.clear();
     const u = await this.requireUser(nameOrId);
     await this.store.tx(async (q) => {
       await q.run('DELETE FROM memberships WHERE user_id = ?', [u.id]);
@@ -119,6 +123,7 @@ export class IdentityService {
   }
 
   async setPassword(userId: string, password: string): Promise<void> {
+    this.cache.clear();
     if (password.length < 8) throw invalid('/password', 'password must be at least 8 characters');
     await this.store.run('UPDATE users SET password_hash = ? WHERE id = ?', [await hashPassword(password), userId]);
   }
@@ -141,6 +146,7 @@ export class IdentityService {
   }
 
   async createProject(input: { name: string; description?: string; labels?: Record<string, string> }, creator?: Principal): Promise<Project> {
+    this.cache.clear();
     nameOk('/name', input.name);
     return this.store.tx(async (q) => {
       const p = await this.insertProject(q, input);
@@ -150,8 +156,11 @@ export class IdentityService {
   }
 
   async getProject(nameOrId: string, q: Sql = this.store): Promise<Project | undefined> {
-    const r = await q.get<ProjectRow>('SELECT * FROM projects WHERE name = ? OR id = ?', [nameOrId, nameOrId]);
-    return r ? toProject(r) : undefined;
+    const load = async () => {
+      const r = await q.get<ProjectRow>('SELECT * FROM projects WHERE name = ? OR id = ?', [nameOrId, nameOrId]);
+      return r ? toProject(r) : undefined;
+    };
+    return q === this.store ? this.cache.get(`p:${nameOrId}`, load) : load();
   }
 
   async requireProject(nameOrId: string, q: Sql = this.store): Promise<Project> {
@@ -169,6 +178,7 @@ export class IdentityService {
 
   /** Refuses while the project still owns resources, so nothing is orphaned. */
   async deleteProject(p: Project): Promise<void> {
+    this.cache.clear();
     await this.store.tx(async (q) => {
       const owned = await q.get<{ n: number }>('SELECT COUNT(*) AS n FROM resources WHERE project = ?', [p.id]);
       const used = await q.get<{ n: number }>('SELECT COUNT(*) AS n FROM quotas WHERE project_id = ? AND used > 0', [p.id]);
@@ -195,11 +205,12 @@ export class IdentityService {
   }
 
   async roleIn(userId: string, projectId: string): Promise<Role | undefined> {
-    const r = await this.store.get<{ role: Role }>('SELECT role FROM memberships WHERE user_id = ? AND project_id = ?', [userId, projectId]);
-    return r?.role;
+    return this.cache.get(`r:${userId}:${projectId}`, async () =>
+      (await this.store.get<{ role: Role }>('SELECT role FROM memberships WHERE user_id = ? AND project_id = ?', [userId, projectId]))?.role);
   }
 
   async setMembership(projectId: string, user: string, role: Role): Promise<Membership> {
+    this.cache.clear();
     if (!ROLES.includes(role)) throw invalid('/role', `role must be one of ${ROLES.join(', ')}`);
     const u = await this.requireUser(user);
     await this.store.tx(async (q) => {
@@ -211,6 +222,7 @@ export class IdentityService {
   }
 
   async removeMembership(projectId: string, user: string): Promise<void> {
+    this.cache.clear();
     const u = await this.requireUser(user);
     const r = await this.store.run('DELETE FROM memberships WHERE user_id = ? AND project_id = ?', [u.id, projectId]);
     if (r.changes === 0) throw notFound('membership', user);
@@ -262,9 +274,11 @@ export class IdentityService {
   }
 
   async revokeToken(userId: string, tokenId: string, asAdmin = false): Promise<void> {
+    this.cache.clear();
     const r = asAdmin
       ? await this.store.run('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', [now(), tokenId])
       : await this.store.run('UPDATE tokens SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL', [now(), tokenId, userId]);
+    this.cache.clear(); // again after the write: a concurrent lookup may have cached the old row
     if (r.changes === 0) throw notFound('token', tokenId);
   }
 
@@ -272,8 +286,8 @@ export class IdentityService {
   async authenticate(bearer: string): Promise<Principal> {
     const m = /^yun_([0-9a-v]{12})_([A-Za-z0-9_-]{32})$/.exec(bearer);
     if (!m) throw new YunError('Unauthenticated', 'malformed token');
-    const row = await this.store.get<{ user_id: string; secret_hash: string; expires_at: string | null; revoked_at: string | null; project_id: string | null; name: string; is_admin: number }>(
-      'SELECT t.user_id, t.secret_hash, t.expires_at, t.revoked_at, t.project_id, u.name, u.is_admin FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ?', [m[1]!]);
+    const row = await this.cache.get(`t:${m[1]}`, () => this.store.get<{ user_id: string; secret_hash: string; expires_at: string | null; revoked_at: string | null; project_id: string | null; name: string; is_admin: number }>(
+      'SELECT t.user_id, t.secret_hash, t.expires_at, t.revoked_at, t.project_id, u.name, u.is_admin FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ?', [m[1]!]));
     if (!row || row.secret_hash !== sha256(m[2]!)) throw new YunError('Unauthenticated', 'invalid token');
     if (row.revoked_at || (row.expires_at && row.expires_at <= now())) throw new YunError('TokenExpired', 'token expired or revoked');
     return { userId: row.user_id, userName: row.name, isAdmin: Boolean(Number(row.is_admin)), tokenId: m[1], boundProjectId: row.project_id ?? undefined };
@@ -301,6 +315,7 @@ export class IdentityService {
   }
 
   async deleteAccessKey(accessKeyId: string, filter: { userId?: string; projectId: string }): Promise<void> {
+    this.cache.clear();
     const r = filter.userId
       ? await this.store.run('DELETE FROM access_keys WHERE id = ? AND project_id = ? AND user_id = ?', [accessKeyId, filter.projectId, filter.userId])
       : await this.store.run('DELETE FROM access_keys WHERE id = ? AND project_id = ?', [accessKeyId, filter.projectId]);
@@ -347,6 +362,7 @@ export class IdentityService {
   }
 
   async deletePolicy(projectId: string, name: string): Promise<void> {
+    this.cache.clear();
     const p = await this.requirePolicy(projectId, name);
     await this.store.tx(async (q) => {
       await q.run('DELETE FROM policy_attachments WHERE policy_id = ?', [p.id]);
@@ -355,6 +371,7 @@ export class IdentityService {
   }
 
   async attachPolicy(projectId: string, name: string, user: string): Promise<void> {
+    this.cache.clear();
     const p = await this.requirePolicy(projectId, name);
     const u = await this.requireUser(user);
     await this.store.run('DELETE FROM policy_attachments WHERE policy_id = ? AND user_id = ?', [p.id, u.id]);
@@ -362,6 +379,7 @@ export class IdentityService {
   }
 
   async detachPolicy(projectId: string, name: string, user: string): Promise<void> {
+    this.cache.clear();
     const p = await this.requirePolicy(projectId, name);
     const u = await this.requireUser(user);
     const r = await this.store.run('DELETE FROM policy_attachments WHERE policy_id = ? AND user_id = ?', [p.id, u.id]);
@@ -369,9 +387,11 @@ export class IdentityService {
   }
 
   async policiesFor(userId: string, projectId: string): Promise<PolicyDocument[]> {
-    const rows = await this.store.all<{ document: string }>(
-      'SELECT p.document FROM policies p JOIN policy_attachments a ON a.policy_id = p.id WHERE a.user_id = ? AND p.project_id = ?', [userId, projectId]);
-    return rows.map((r) => JSON.parse(r.document));
+    return (await this.cache.get(`pol:${userId}:${projectId}`, async () => {
+      const rows = await this.store.all<{ document: string }>(
+        'SELECT p.document FROM policies p JOIN policy_attachments a ON a.policy_id = p.id WHERE a.user_id = ? AND p.project_id = ?', [userId, projectId]);
+      return rows.map((r) => JSON.parse(r.document) as PolicyDocument);
+    }))!;
   }
 
   // ---- quotas ----
