@@ -98,14 +98,15 @@ export class InstanceController {
   }
 
   private async setStatus(id: string, patch: Partial<InstanceStatus>, gen?: number): Promise<void> {
-    await this.res.updateStatus<InstanceStatus>('instance', id, (s) => {
+    // One transaction: the status row and its event commit together (one fsync, not two).
+    await this.d.store.tx((q) => new Resources(q).updateStatus<InstanceStatus>('instance', id, (s) => {
       const next: InstanceStatus = { ...s, ...patch, ...(gen !== undefined ? { observedGeneration: gen } : {}) };
       for (const [k, v] of Object.entries(patch)) if (v === undefined) delete next[k];
       if (patch.state) {
         next.conditions = setCondition(s.conditions, { type: 'Ready', status: patch.state === 'running' ? 'True' : 'False', reason: patch.state, ...(patch.reason ? { message: patch.reason } : {}) });
       }
       return next;
-    });
+    }));
     this.d.bus.poke();
   }
 
@@ -149,7 +150,9 @@ export class InstanceController {
       }
     }
     await this.setStatus(r.id, { state: 'scheduled', reason: undefined, hostId: p.hostId, host: p.hostName, pool: p.pool, driver: this.d.driver.name });
-    return { requeueAfterMs: 0 };
+    if (p.hostId !== this.d.hostId) return;
+    const placed = await this.res.getById(r.id) as Instance | undefined;
+    return placed && !placed.deletionTimestamp ? this.converge(placed) : { requeueAfterMs: 0 };
   }
 
   private networked(r: Instance): NetworkedInstance {
@@ -189,11 +192,13 @@ export class InstanceController {
 
   /** Create (first time) and start; returns the running status. */
   private async bringUp(r: Instance, w: WorkloadStatus | undefined): Promise<WorkloadStatus | undefined> {
-    await this.setStatus(r.id, { state: 'starting', driver: this.d.driver.name, isolationNotProvided: isolationGaps(this.d.caps), metadataUrl: this.d.metadata.urlFor(r.id) });
+    const starting: Partial<InstanceStatus> = { state: 'starting', driver: this.d.driver.name, isolationNotProvided: isolationGaps(this.d.caps), metadataUrl: this.d.metadata.urlFor(r.id) };
     if (!w) {
       const { spec, addresses } = await this.workloadSpec(r);
+      await this.setStatus(r.id, { ...starting, addresses });
       await this.d.driver.create(spec);
-      await this.setStatus(r.id, { addresses });
+    } else {
+      await this.setStatus(r.id, starting);
     }
     await this.d.driver.start(r.id);
     return this.d.driver.inspect(r.id);
