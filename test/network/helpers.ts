@@ -78,9 +78,6 @@ export async function waitFor(fn: () => Promise<boolean>, timeoutMs = 3000, step
 
 /** Owned-object census: links and namespaces with the prefix, and nft lines in its tables. */
 export async function census(prefix: string) {
-  for (const d of await readdir('/etc/netns').catch(() => [] as string[])) {
-    if (d.startsWith(`${prefix}-`)) await rm(`/etc/netns/${d}`, { recursive: true, force: true });
-  }
   const links = (await run('ip', ['-o', 'link'])).stdout.split('\n').filter((l) => new RegExp(`^\\d+: ${prefix}`).test(l));
   const netns = (await run('ip', ['netns', 'list'])).stdout.split('\n').filter((l) => l.startsWith(`${prefix}-`));
   const ruleset = (await run('nft', ['list', 'ruleset'])).stdout;

@@ -157,6 +157,11 @@ test('linux network driver end to end', { timeout: 120_000 }, async (t) => {
       assert.equal(await nsGet(nsA, 'http://10.250.1.11:8080/'), 'hello from b\n');
       client.stdin!.write('ping-2\n');
       assert.ok(await waitFor(async () => got.includes('ping-2')), 'established flow still carries traffic after the change');
+      // whole-table replacements (any topology change) do not cut it either
+      await driver.publishPort({ id: 'pub-tmp', hostIp: '127.0.0.1', hostPort: 18934, protocol: 'udp', targetIp: '10.250.1.11', targetPort: 53 });
+      await driver.unpublishPort('pub-tmp');
+      client.stdin!.write('ping-3\n');
+      assert.ok(await waitFor(async () => got.includes('ping-3')), 'established flow survives full ruleset replacement');
       client.stdin!.end();
     });
 
