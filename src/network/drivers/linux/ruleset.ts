@@ -62,11 +62,10 @@ function chain(name: string, lines: string[], hook?: string): string {
   return `  chain ${name} {\n${hook ? `    ${hook}\n` : ''}${lines.map((l) => `    ${l}\n`).join('')}  }\n`;
 }
 
-function publishRules(pubs: PublishSpec[], forOutput: boolean): string[] {
+function publishRules(pubs: PublishSpec[]): string[] {
   return pubs.map((p) => {
     const dst = p.hostIp === '0.0.0.0' ? 'fib daddr type local' : `ip daddr ${p.hostIp}`;
     const comment = `comment "pub:${p.id.length <= 100 ? p.id : p.id.slice(0, 100)}"`;
-    void forOutput;
     return `${dst} ${p.protocol} dport ${p.hostPort} dnat to ${p.targetIp}:${p.targetPort} ${comment}`;
   });
 }
@@ -123,12 +122,12 @@ export function fullRuleset(s: DriverState, n: Names, o: RulesetOptions): string
   const pubs = Object.values(s.published);
   const pre: string[] = [];
   if (o.metadata) pre.push(`iifname ${glob} ip daddr ${METADATA_IP} tcp dport 80 dnat to ${o.metadata.host}:${o.metadata.port}`);
-  pre.push(...publishRules(pubs, false));
+  pre.push(...publishRules(pubs));
   const post = [`oifname ${glob} ip saddr 127.0.0.0/8 masquerade`, `iifname ${glob} oifname ${glob} ct status dnat masquerade`];
   for (const net of nets) if (net.nat) post.push(`ip saddr ${net.cidr} oifname != ${glob} masquerade`);
   out += `table ip ${nt} {\n`;
   out += chain('prerouting', pre, 'type nat hook prerouting priority dstnat; policy accept;');
-  out += chain('output', publishRules(pubs, true), 'type nat hook output priority -100; policy accept;');
+  out += chain('output', publishRules(pubs), 'type nat hook output priority -100; policy accept;');
   out += chain('postrouting', post, 'type nat hook postrouting priority srcnat; policy accept;');
   out += '}\n';
 
