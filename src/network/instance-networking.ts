@@ -13,9 +13,10 @@
  */
 import type { InstanceNetworking, NetworkedInstance, PreparedNetwork } from '../compute/networking.ts';
 import { YunError, invalid, notFound } from '../core/errors.ts';
+import { NAME_RE } from '../core/ids.ts';
 import type { IdentityService } from '../identity/service.ts';
 import { Resources } from '../store/resources.ts';
-import type { StateStore } from '../store/types.ts';
+import type { Sql, StateStore } from '../store/types.ts';
 import type { NetworkController } from './controller.ts';
 import { dnsNameOf, driverNetwork } from './desired.ts';
 import { resolvConf } from './dns/server.ts';
@@ -31,6 +32,40 @@ export interface InstanceIdentity {
   project: string;
   network: string;
   ip: string;
+}
+
+/**
+ * Checks an instance's `networks` / `securityGroups` at create time (inside
+ * compute's create transaction `q`), so mistakes answer 400/404 naming the
+ * field instead of failing later in the controller: networks must exist in
+ * the project (`default` is created on first use), a static address
+ * (`backend:10.20.0.5`) must be a free usable address of the subnet, groups
+ * must exist (`default` likewise).
+ */
+export async function validateInstanceNetworking(q: Sql, project: string, networks: string[] | undefined, securityGroups: string[] | undefined): Promise<void> {
+  const res = new Resources(q);
+  for (const [i, g] of (securityGroups ?? []).entries()) {
+    if (g !== DEFAULT_GROUP && !(await res.get(KIND.securityGroup, project, g))) {
+      throw new YunError('NotFound', `security group '${g}' not found`, { field: `/spec/securityGroups/${i}`, details: { kind: KIND.securityGroup, name: g } });
+    }
+  }
+  const seen = new Set<string>();
+  for (const [i, entry] of (networks ?? []).entries()) {
+    const field = `/spec/networks/${i}`;
+    const [name, staticIp, extra] = entry.split(':');
+    if (!name || extra !== undefined || !NAME_RE.test(name)) throw invalid(field, `'${entry}' must be a network name, optionally with ':<ip>'`);
+    if (seen.has(name)) throw invalid(field, `network '${name}' is listed twice`);
+    seen.add(name);
+    const net = await res.get<NetworkResourceSpec, NetworkResourceStatus>(KIND.network, project, name);
+    if (!net) {
+      if (name === DEFAULT_NETWORK && staticIp === undefined) continue;
+      throw Object.assign(notFound(KIND.network, name), { field });
+    }
+    if (staticIp !== undefined) {
+      const used = (await portsOfNetwork(q, net.id)).map((p) => p.ip);
+      validateStatic(parseCidr(net.spec.cidr, field), staticIp, used, net.spec.gateway, field);
+    }
+  }
 }
 
 export class ServiceInstanceNetworking implements InstanceNetworking {

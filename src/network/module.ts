@@ -11,11 +11,12 @@ import type { InstanceNetworking, NetworkedInstance, PreparedNetwork } from '../
 import type { CloudConfig } from '../core/config.ts';
 import { YunError } from '../core/errors.ts';
 import type { ServiceModule } from '../services.ts';
+import type { Sql } from '../store/types.ts';
 import { NetworkController } from './controller.ts';
 import { type NetworkDriverKind, openNetworkDriver } from './drivers/index.ts';
 import type { NetworkDriver } from './drivers/types.ts';
 import type { HostPortPolicy } from './floating-ips.ts';
-import { type InstanceIdentity, ServiceInstanceNetworking } from './instance-networking.ts';
+import { type InstanceIdentity, ServiceInstanceNetworking, validateInstanceNetworking } from './instance-networking.ts';
 import { NodeLoadBalancer } from './lb/node.ts';
 import type { LoadBalancerDataPlane } from './lb/types.ts';
 import { networkMigrations } from './migrations.ts';
@@ -41,9 +42,12 @@ export interface NetworkModuleOptions {
   lb?: LoadBalancerDataPlane;
 }
 
-/** What compute's metadata server calls to learn who is asking. */
+/** Extras of the network service's InstanceNetworking beyond the compute seam. */
 export interface InstanceIdentifierService {
+  /** Which instance owns a source address (metadata by source IP). */
   identify(sourceIp: string): Promise<InstanceIdentity | undefined>;
+  /** Create-time check of `spec.networks`/`spec.securityGroups` inside compute's transaction (400/404 naming the field). */
+  validate(q: Sql, project: string, networks?: string[], securityGroups?: string[]): Promise<void>;
 }
 
 export interface NetworkModule extends ServiceModule {
@@ -77,6 +81,7 @@ export async function networkModule(_config: CloudConfig, o: NetworkModuleOption
     prepare: (i: NetworkedInstance): Promise<PreparedNetwork> => ready().prepare(i),
     release: (i: NetworkedInstance) => ready().release(i),
     identify: (ip: string) => ready().identify(ip),
+    validate: (q, project, networks, securityGroups) => validateInstanceNetworking(q, project, networks, securityGroups),
   };
   const lb = o.lb ?? new NodeLoadBalancer();
   return {

@@ -86,6 +86,14 @@ test('network service API, IPAM, security groups, floating IPs, LB, restart', { 
     assert.ok(a.files?.some((f) => f.path === '/etc/resolv.conf' && String(f.content).includes('nameserver 10.219.0.1')));
     await assert.rejects(cloud.net.networking.prepare(inst('i-svc-d', 'app4', ['backend:10.219.1.5'])), (x: Error & { field?: string; code?: string }) => x.code === 'ValidationFailed' && x.field === '/spec/networks/0');
     await assert.rejects(cloud.net.networking.prepare(inst('i-svc-d', 'app4', ['backend:10.219.0.50'])), (x: Error & { code?: string }) => x.code === 'Conflict');
+    // the create-time check compute can run in its transaction
+    const v = (n?: string[], g?: string[]) => cloud.net.networking.validate(cloud.cloud.ctx.store, projectId, n, g);
+    await v(['backend', 'other', 'default'], ['web', 'default']);
+    await v(['backend:10.219.0.77']);
+    await assert.rejects(v(['backend:10.219.1.5']), (x: Error & { field?: string }) => x.field === '/spec/networks/0');
+    await assert.rejects(v(['other', 'backend:10.219.0.50']), (x: Error & { field?: string; code?: string }) => x.code === 'Conflict' && x.field === '/spec/networks/1');
+    await assert.rejects(v(['nope']), (x: Error & { field?: string; code?: string }) => x.code === 'NotFound' && x.field === '/spec/networks/0');
+    await assert.rejects(v(undefined, ['web', 'secret']), (x: Error & { field?: string; code?: string }) => x.code === 'NotFound' && x.field === '/spec/securityGroups/1');
     const nsA = a.netnsPath!.split('/').pop()!;
     const nsB = b.netnsPath!.split('/').pop()!;
     const nsC = c.netnsPath!.split('/').pop()!;
@@ -169,7 +177,7 @@ test('network service API, IPAM, security groups, floating IPs, LB, restart', { 
     assert.equal(after.netns, mid.netns);
     assert.equal(ownRuleset(after.ruleset, PREFIX), ownRuleset(mid.ruleset, PREFIX));
     assert.ok(await waitFor(async () => (await fetch('http://127.0.0.1:18611/').then((r) => r.text()).catch(() => '')) === 'hello\n', 5000), 'published port after restart');
-    assert.equal(await nsGet(nsB, 'http://app1.backend.internal/'), 'hello\n', 'DNS after restart');
+    assert.ok(await waitFor(async () => (await nsGet(nsB, 'http://app1.backend.internal/')) === 'hello\n', 8000), 'DNS after restart');
 
     // --- release: addresses reclaimed, devices gone; then networks delete ---
     await procs.stopAll();
