@@ -36,6 +36,8 @@ export interface ComputeOptions {
   stopTimeoutMs?: number;
   /** Run this host's instance controller (agent). Default true. */
   controller?: boolean;
+  /** Wraps the chosen driver (VM support routes VM workloads to qemu: src/compute/vm/). */
+  wrapDriver?: (d: ComputeDriver) => ComputeDriver;
 }
 
 const hasOciRuntime = () => ['/usr/bin/crun', '/usr/sbin/crun', '/usr/bin/runc', '/usr/sbin/runc'].some((p) => existsSync(p));
@@ -58,6 +60,7 @@ export class ComputeModule implements ServiceModule {
     if (typeof d === 'object') this.driver = d;
     else if (d === 'oci' || (d === 'auto' && process.getuid?.() === 0 && hasOciRuntime())) this.driver = new OciDriver({ stateDir: join(base, 'oci') });
     else this.driver = new ProcessDriver({ stateDir: join(base, 'process') });
+    if (o.wrapDriver) this.driver = o.wrapDriver(this.driver);
     this.networking = o.networking ?? new NoNetworking();
   }
 
