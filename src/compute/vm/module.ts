@@ -1,0 +1,103 @@
+/**
+ * VM support for the compute service, as a small cloud module: owns the
+ * qemu driver, wraps the host's rootfs driver in a `VmRoutingDriver` (the
+ * one hook compute needs: `computeModule(config, { wrapDriver })`), records
+ * the accelerator (KVM or the TCG fallback and its warning) in the status
+ * of every VM instance, and reports it to `yun doctor` (from the last
+ * probe, kept in the qemu state directory, since doctor does not start
+ * services).
+ */
+import { readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ApiContext } from '../../api/context.ts';
+import type { CloudConfig } from '../../core/config.ts';
+import { Resources } from '../../store/resources.ts';
+import type { ServiceModule } from '../../services.ts';
+import { isolationGaps } from '../controller.ts';
+import { type QemuCapabilities, QemuDriver } from '../drivers/qemu/index.ts';
+import type { ComputeDriver } from '../drivers/types.ts';
+import type { InstanceStatus } from '../types.ts';
+import { VmRoutingDriver } from './router.ts';
+
+export interface VmStatus {
+  accelerator: 'kvm' | 'tcg';
+  /** e.g. the KVM fallback reason: VMs run under TCG, slowly. */
+  warnings: string[];
+  backend: string;
+}
+
+export interface VmSupportOptions {
+  /** Force an accelerator (tests); default: probe KVM, fall back to TCG. */
+  accelerator?: 'auto' | 'kvm' | 'tcg';
+  /** Graceful ACPI shutdown wait on stop. */
+  stopTimeoutMs?: number;
+}
+
+export class VmSupport implements ServiceModule {
+  readonly name = 'vm';
+  readonly qemu: QemuDriver;
+  router?: VmRoutingDriver;
+  caps?: QemuCapabilities;
+  private readonly stateDir: string;
+  private unsubscribe?: () => void;
+
+  constructor(config: CloudConfig, o: VmSupportOptions = {}) {
+    this.stateDir = join(config.home, 'compute', 'qemu');
+    this.qemu = new QemuDriver({ stateDir: this.stateDir, accelerator: o.accelerator ?? 'auto', ...(o.stopTimeoutMs ? { stopTimeoutMs: o.stopTimeoutMs } : {}) });
+  }
+
+  /** The hook for compute: its rootfs driver in, the driver compute should use out. */
+  wrap = (containers: ComputeDriver): ComputeDriver => {
+    this.router = new VmRoutingDriver(containers, this.qemu);
+    return this.router;
+  };
+
+  vmStatus(): VmStatus | undefined {
+    return this.caps ? { accelerator: this.caps.accelerator, warnings: this.caps.warnings, backend: this.caps.backend } : undefined;
+  }
+
+  async start(ctx: ApiContext & { hostId: string }): Promise<void> {
+    this.caps = await this.qemu.capabilities();
+    await mkdir(this.stateDir, { recursive: true });
+    await writeFile(join(this.stateDir, 'capabilities.json'), JSON.stringify(this.caps, null, 1));
+    if (this.caps.warnings.length) ctx.log.warn({ warnings: this.caps.warnings }, 'VMs: hardware acceleration unavailable');
+    const res = new Resources(ctx.store);
+    const annotate = async (id: string) => {
+      if (!this.router?.isVm(id) || !this.caps) return;
+      const vm = this.vmStatus()!;
+      const gaps = isolationGaps(this.caps);
+      await res.updateStatus<InstanceStatus>('instance', id, (s) => {
+        if (s.driver === 'qemu' && JSON.stringify(s.vm) === JSON.stringify(vm) && JSON.stringify(s.isolationNotProvided) === JSON.stringify(gaps)) return s;
+        return { ...s, driver: 'qemu', vm, isolationNotProvided: gaps };
+      });
+    };
+    const since = await ctx.bus.lastSeq();
+    for (const r of await res.all('instance')) await annotate(r.id).catch(() => undefined);
+    this.unsubscribe = ctx.bus.subscribe({ kinds: ['instance'] }, since, (e) => {
+      if (e.type !== 'DELETED') void annotate(e.object.id).catch((err) => ctx.log.debug({ err }, 'vm status annotation failed'));
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.unsubscribe?.();
+  }
+
+  describe(): Record<string, string> {
+    let caps = this.caps;
+    if (!caps) {
+      try {
+        caps = JSON.parse(readFileSync(join(this.stateDir, 'capabilities.json'), 'utf8')) as QemuCapabilities;
+      } catch {
+        return { 'vm driver': 'qemu (not probed yet: start the cloud once)' };
+      }
+    }
+    const d: Record<string, string> = { 'vm driver': caps.available ? caps.backend : `unavailable: ${caps.reason}`, 'vm accelerator': caps.accelerator };
+    if (caps.warnings.length) d['vm WARNING'] = caps.warnings.join('; ');
+    return d;
+  }
+}
+
+export function vmSupport(config: CloudConfig, o: VmSupportOptions = {}): VmSupport {
+  return new VmSupport(config, o);
+}
