@@ -25,13 +25,14 @@ import { buildBusyboxImage } from './images/busybox.ts';
 import { buildNodeImage } from './images/node.ts';
 import type { ImageInfo } from './images/types.ts';
 import type { ImageSpec, ImageStatus } from './types.ts';
+import { buildTinyVm, importVmDisk } from './vm/images.ts';
 
 export type Image = Resource<ImageSpec, ImageStatus>;
 
 export const ImageSpecSchema = Type.Object({
   source: Type.Union([
-    Type.Object({ build: Type.Union([Type.Literal('busybox'), Type.Literal('node')]) }, { additionalProperties: false }),
-    Type.Object({ upload: Type.Union([Type.Literal('rootfs'), Type.Literal('oci')]) }, { additionalProperties: false }),
+    Type.Object({ build: Type.Union([Type.Literal('busybox'), Type.Literal('node'), Type.Literal('tiny-vm')]) }, { additionalProperties: false }),
+    Type.Object({ upload: Type.Union([Type.Literal('rootfs'), Type.Literal('oci'), Type.Literal('disk')]) }, { additionalProperties: false }),
   ]),
   public: Type.Optional(Type.Boolean()),
   minFlavor: Type.Optional(Type.String({ maxLength: 63 })),
@@ -78,7 +79,7 @@ export class ImageService {
     const p = (async () => {
       await this.setStatus(img.id, { state: 'building' });
       try {
-        const info = kind === 'busybox' ? await buildBusyboxImage(this.dir(img.id)) : await buildNodeImage(this.dir(img.id));
+        const info = kind === 'busybox' ? await buildBusyboxImage(this.dir(img.id)) : kind === 'tiny-vm' ? await buildTinyVm(this.dir(img.id)) : await buildNodeImage(this.dir(img.id));
         await this.setStatus(img.id, available(info));
       } catch (e) {
         this.log.warn({ err: e, image: img.name }, 'image build failed');
@@ -103,7 +104,8 @@ export class ImageService {
     await this.setStatus(img.id, { state: 'uploading' });
     try {
       await pipeline(body, createWriteStream(file));
-      const info = await importImage(dir, file, img.spec.source.upload);
+      const kind = img.spec.source.upload;
+      const info = kind === 'disk' ? await importVmDisk(dir, file) : await importImage(dir, file, kind);
       return (await this.setStatus(img.id, available(info)))!;
     } catch (e) {
       await this.setStatus(img.id, { state: 'error', reason: (e as Error).message });

@@ -14,12 +14,14 @@ import type { Sql } from '../store/types.ts';
 import { type Size, adHocSize, flavorSize, resolveFlavor } from './flavors.ts';
 import type { ImageService } from './images-service.ts';
 import type { InstanceSpec, InstanceStatus } from './types.ts';
+import { checkInstanceType } from './vm/types.ts';
 
 export type Instance = Resource<InstanceSpec, InstanceStatus>;
 
 const Str = (max = 256) => Type.String({ maxLength: max });
 export const InstanceSpecSchema = Type.Object({
   image: Type.String({ minLength: 1, maxLength: 63 }),
+  type: Type.Optional(Type.Union([Type.Literal('container'), Type.Literal('vm')])),
   flavor: Type.Optional(Type.String({ minLength: 1, maxLength: 63 })),
   cpus: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1024 })),
   memoryMb: Type.Optional(Type.Integer({ minimum: 16 })),
@@ -75,6 +77,7 @@ export function instanceRoutes(app: FastifyInstance, ctx: ApiContext, deps: Inst
       const size = await sizeOf(c.q, c, spec);
       const img = await deps.images.resolve(c.q, c.scope.project.id, spec.image);
       if (img.status.state === 'error') throw new YunError('InvalidState', `image '${spec.image}' failed: ${img.status.reason ?? 'unknown'}`);
+      checkInstanceType(spec, img);
       const minRam = img.spec.minRamMb ?? 0;
       let minVcpus = 0;
       let minRamFromFlavor = 0;

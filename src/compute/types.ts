@@ -9,6 +9,8 @@ export type InstanceState =
 
 export interface InstanceSpec {
   image: string;
+  /** `vm` runs the image under QEMU (a VM image: tiny-vm or an imported disk); default `container`. */
+  type?: 'container' | 'vm';
   flavor?: string;
   /** Ad-hoc size instead of a flavor. */
   cpus?: number;
@@ -73,7 +75,7 @@ export interface InstanceStatus {
 
 export interface ImageSpec {
   /** Where the bytes come from: built from host binaries, or uploaded. */
-  source: { build: 'busybox' | 'node' } | { upload: 'rootfs' | 'oci' };
+  source: { build: 'busybox' | 'node' | 'tiny-vm' } | { upload: 'rootfs' | 'oci' | 'disk' };
   /** Any project may launch it. Cloud admins only. */
   public?: boolean;
   minFlavor?: string;
