@@ -1,0 +1,95 @@
+/**
+ * Per-app traffic figures measured by the router: what `yun app status`
+ * shows and what the autoscaler reads in-process. Windows are sliding: rates
+ * over the last `windowSeconds`, latency percentiles over the requests that
+ * finished in that window (at most the last 4096 of them).
+ */
+
+export interface AppTraffic {
+  project: string;
+  app: string;
+  windowSeconds: number;
+  requestsPerSecond: number;
+  /** 5xx answers from replicas and requests the router could not deliver (502/503/504). */
+  errorsPerSecond: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  inFlight: number;
+  /** Since the router started. */
+  totalRequests: number;
+  totalErrors: number;
+}
+
+/** Read side, exported for the autoscaler and the monitoring service. */
+export interface RouterMetrics {
+  /** Figures of one app (project id, app name); zeros when it had no traffic. */
+  traffic(project: string, app: string): AppTraffic;
+  /** Every app that had traffic since the router started. */
+  all(): AppTraffic[];
+}
+
+interface Sample { at: number; ms: number; error: boolean }
+
+class AppCounters {
+  readonly samples: Sample[] = [];
+  total = 0;
+  errors = 0;
+  inFlight = 0;
+  record(ms: number, error: boolean, now: number): void {
+    this.total++;
+    if (error) this.errors++;
+    this.samples.push({ at: now, ms, error });
+    if (this.samples.length > 4096) this.samples.splice(0, this.samples.length - 4096);
+  }
+}
+
+const pct = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! : 0);
+
+export class TrafficMeter implements RouterMetrics {
+  private readonly apps = new Map<string, AppCounters>();
+
+  constructor(private readonly windowSeconds = 10, private readonly now = () => Date.now()) {}
+
+  private key(project: string, app: string) { return `${project}/${app}`; }
+
+  private counters(project: string, app: string): AppCounters {
+    const k = this.key(project, app);
+    let c = this.apps.get(k);
+    if (!c) { c = new AppCounters(); this.apps.set(k, c); }
+    return c;
+  }
+
+  /** Called by the router around each proxied request. */
+  begin(project: string, app: string): (status: number) => void {
+    const c = this.counters(project, app);
+    const t0 = performance.now();
+    c.inFlight++;
+    return (status: number) => {
+      c.inFlight--;
+      c.record(performance.now() - t0, status >= 500, this.now());
+    };
+  }
+
+  traffic(project: string, app: string): AppTraffic {
+    const c = this.apps.get(this.key(project, app));
+    const since = this.now() - this.windowSeconds * 1000;
+    const recent = c ? c.samples.filter((s) => s.at >= since) : [];
+    const lat = recent.map((s) => s.ms).sort((a, b) => a - b);
+    const r2 = (x: number) => Math.round(x * 100) / 100;
+    return {
+      project, app, windowSeconds: this.windowSeconds,
+      requestsPerSecond: r2(recent.length / this.windowSeconds),
+      errorsPerSecond: r2(recent.filter((s) => s.error).length / this.windowSeconds),
+      p50Ms: r2(pct(lat, 50)), p95Ms: r2(pct(lat, 95)), p99Ms: r2(pct(lat, 99)),
+      inFlight: c?.inFlight ?? 0, totalRequests: c?.total ?? 0, totalErrors: c?.errors ?? 0,
+    };
+  }
+
+  all(): AppTraffic[] {
+    return [...this.apps.keys()].map((k) => {
+      const [p, a] = k.split('/') as [string, string];
+      return this.traffic(p, a);
+    });
+  }
+}
