@@ -33,6 +33,7 @@ test('network service API, IPAM, security groups, floating IPs, LB, restart', { 
   await writeFile(join(www, 'index.html'), 'hello\n');
   await writeFile(join(www, 'healthz'), 'ok\n');
   const procs = new Procs();
+  const dirs: string[] = [];
   // The "instances" here have no instance resources: keep their ports (no orphan collection).
   const opts = { orphanPortGraceMs: Number.POSITIVE_INFINITY };
   let cloud = await startNetCloud({ prefix: PREFIX, stateDir, opts });
@@ -138,6 +139,7 @@ test('network service API, IPAM, security groups, floating IPs, LB, restart', { 
     const nsD = d.netnsPath!.split('/').pop()!;
     const wwwB = await tmp('yun-netsvc-wwwb-');
     const wwwD = await tmp('yun-netsvc-wwwd-');
+    dirs.push(wwwB, wwwD);
     await writeFile(join(wwwB, 'index.html'), 'b\n');
     await writeFile(join(wwwB, 'healthz'), 'ok\n');
     await writeFile(join(wwwD, 'index.html'), 'd\n');
@@ -202,5 +204,6 @@ test('network service API, IPAM, security groups, floating IPs, LB, restart', { 
     await scrub(PREFIX);
     await rmrf(stateDir);
     await rmrf(www);
+    for (const d of dirs) await rmrf(d);
   }
 });
