@@ -30,4 +30,15 @@ describe('compute e2e (process driver)', () => {
     assert.match(await vm.logs(), new RegExp(`id=${r.id}`));
     await vm.delete();
   });
+
+  it('resize without live support: refused while running, stop-resize-start with allowRestart', async (t) => {
+    if (!requireCapability(t, ok, 'needs prlimit (util-linux) and busybox-static')) return;
+    const vm = await compute(cc!.c).flavor('m1.tiny').launch({ name: 'p2', image: 'busybox', command: ['sleep', '1000'] });
+    const r = await vm.waitFor('running', 20_000);
+    await assert.rejects(vm.resize({ flavor: 'm1.small' }), /cannot resize a running instance live/);
+    await vm.resize({ flavor: 'm1.small', allowRestart: true });
+    const done = await cc!.c.resource('instances').waitFor('p2', (x) => x.status.state === 'running' && (x.status.limits as { memoryMb?: number } | undefined)?.memoryMb === 2048, 20_000);
+    assert.notEqual(done.status.pid, r.status.pid, 'restarted');
+    await vm.delete();
+  });
 });
