@@ -14,7 +14,7 @@ import type { Sql } from '../store/types.ts';
 import { formatQuantity, segmentCuts } from './aggregate.ts';
 import type { PriceCatalogue } from './catalogue.ts';
 import { MONTH_SECONDS, requireMeter } from './meters.ts';
-import { CENT, type Micro, formatMoney } from './money.ts';
+import { type Micro, formatMoney } from './money.ts';
 import { Rater, splitPeriod } from './rating.ts';
 
 export type EstimateRequest =
@@ -67,7 +67,8 @@ const computeUse = (s: Size, seconds: bigint, count: bigint, runtime: string): U
 
 /** Rates `uses` spread evenly over [from, to). */
 function rate(cat: PriceCatalogue, uses: Use[], from: number, to: number): { items: EstimateItem[]; total: Micro } {
-  const rater = new Rater(cat, CENT);
+  // Micro precision, rounded once at the end: an estimate spanning months is one figure, not one per invoice.
+  const rater = new Rater(cat);
   const cuts = segmentCuts(cat, from, to);
   let total = 0n;
   const items = uses.map((u) => {
