@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from './api/context.ts';
 import { buildApi } from './api/server.ts';
+import { consoleRoutes, defaultConsoleDist } from './console/serve.ts';
 import type { CloudConfig } from './core/config.ts';
 import { loadOrCreateKey } from './core/files.ts';
 import { type Logger, createLogger } from './core/log.ts';
@@ -54,7 +55,7 @@ export async function startCloud(config: CloudConfig, o: StartOptions = {}): Pro
     const ctx: ApiContext = { config, store, bus, identity, authz, log };
     const bootstrap = await identity.bootstrap(config.adminUser);
     const host = await registerLocalHost(store, { zone: config.zone, dataDir: config.home, drivers: modules.flatMap((m) => Object.values(m.describe?.() ?? {})) });
-    const api = await buildApi({ ctx, modules: [identityRoutes, hostRoutes, ...modules.flatMap((m) => (m.routes ? [m.routes.bind(m)] : []))] });
+    const api = await buildApi({ ctx, modules: [identityRoutes, hostRoutes, ...modules.flatMap((m) => (m.routes ? [m.routes.bind(m)] : []))], extra: consoleRoutes({ dist: defaultConsoleDist() }) });
     bus.start();
     const beat = setInterval(() => { void heartbeat(store, host.id).catch((err) => log.warn({ err }, 'heartbeat failed')); }, 30_000);
     beat.unref();

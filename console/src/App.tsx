@@ -1,0 +1,89 @@
+import { type ReactNode, useCallback, useEffect, useMemo, useState } from 'react';
+import { AppContext, type AppState, type Me } from './app-context.ts';
+import { EventHub } from './events.ts';
+import { Link, match, navigate, usePath } from './router.tsx';
+import { type SavedSession, loadSession, makeClient, saveSession } from './session.ts';
+import { ErrorBox } from './ui.tsx';
+import { Login } from './pages/Login.tsx';
+import { Dashboard } from './pages/Dashboard.tsx';
+import { Identity } from './pages/Identity.tsx';
+import { Instances } from './pages/Instances.tsx';
+import { InstanceDetail } from './pages/InstanceDetail.tsx';
+import { Networks } from './pages/Networks.tsx';
+import { Images } from './pages/Images.tsx';
+import { ProjectSwitcher } from './pages/ProjectSwitcher.tsx';
+
+const NAV = [
+  { to: '/', label: 'Dashboard' },
+  { to: '/instances', label: 'Instances' },
+  { to: '/images', label: 'Images & flavors' },
+  { to: '/networks', label: 'Networking' },
+  { to: '/identity', label: 'Identity' },
+];
+
+export function App() {
+  const [session, setSession] = useState<SavedSession | undefined>(() => loadSession());
+  const logout = useCallback(() => { saveSession(undefined); setSession(undefined); }, []);
+  if (!session) {
+    return <Login onLogin={(s) => { saveSession(s); setSession(s); }} />;
+  }
+  return <Shell key={`${session.token}:${session.project}`} session={session} logout={logout} setSession={(s) => { saveSession(s); setSession(s); }} />;
+}
+
+function Shell({ session, logout, setSession }: { session: SavedSession; logout(): void; setSession(s: SavedSession): void }) {
+  const client = useMemo(() => makeClient(session, logout), [session, logout]);
+  const hub = useMemo(() => new EventHub(client), [client]);
+  const [me, setMe] = useState<Me | undefined>();
+  const [error, setError] = useState<unknown>();
+  useEffect(() => {
+    hub.start();
+    return () => hub.close();
+  }, [hub]);
+  useEffect(() => { client.whoami().then(setMe, setError); }, [client]);
+  const path = usePath();
+
+  if (error) return <main className="center"><ErrorBox error={error} /><button type="button" onClick={logout}>Log in again</button></main>;
+  if (!me) return <main className="center muted">Loading…</main>;
+
+  const state: AppState = {
+    client, hub, me,
+    canWrite: me.isAdmin || (me.role !== undefined && me.role !== 'reader'),
+    setProject: (project) => setSession({ ...session, project }),
+    logout: () => { void client.logout().catch(() => undefined); logout(); },
+  };
+  let page: ReactNode;
+  let p: Record<string, string> | undefined;
+  if (path === '/' || path === '/dashboard') page = <Dashboard />;
+  else if (path === '/instances') page = <Instances />;
+  else if ((p = match('/instances/:name', path))) page = <InstanceDetail name={p.name!} />;
+  else if (path === '/images') page = <Images />;
+  else if (path.startsWith('/networks')) page = <Networks tab={path.split('/')[2] ?? 'networks'} />;
+  else if (path.startsWith('/identity')) page = <Identity tab={path.split('/')[2] ?? 'users'} />;
+  else page = <div><h1>Not found</h1><p>No console page at {path}. <Link to="/">Go to the dashboard</Link>.</p></div>;
+
+  return (
+    <AppContext.Provider value={state}>
+      <a className="skip" href="#content">Skip to content</a>
+      <header className="top">
+        <Link to="/" className="brand">yun</Link>
+        <ProjectSwitcher />
+        <div className="spacer" />
+        <span className="who" data-testid="who">{me.user}{me.isAdmin ? ' · cloud admin' : me.role ? ` · ${me.role}` : ''}</span>
+        <button type="button" className="ghost" onClick={state.logout}>Log out</button>
+      </header>
+      <div className="layout">
+        <nav aria-label="Main">
+          <ul>
+            {NAV.map((n) => {
+              const on = n.to === '/' ? path === '/' : path.startsWith(n.to);
+              return <li key={n.to}><Link to={n.to} aria-current={on ? 'page' : undefined} className={on ? 'on' : ''}>{n.label}</Link></li>;
+            })}
+          </ul>
+        </nav>
+        <main id="content" tabIndex={-1}>{page}</main>
+      </div>
+    </AppContext.Provider>
+  );
+}
+
+export { navigate };
