@@ -1,0 +1,75 @@
+/**
+ * The block storage service as a cloud module: volume and snapshot routes,
+ * and this host's block controller. Volumes live under
+ * `$YUN_HOME/block/<driver>/`; container volumes are loop-mounted under
+ * `$YUN_HOME/block/mnt/<volume id>` while attached.
+ */
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { ApiContext } from '../api/context.ts';
+import type { CloudConfig } from '../core/config.ts';
+import type { VmSupport } from '../compute/vm/module.ts';
+import type { ServiceModule } from '../services.ts';
+import { BlockController } from './controller.ts';
+import { type VolumeCapabilities, type VolumeDriver, createVolumeDriver } from './drivers/index.ts';
+import { snapshotRoutes } from './snapshots.ts';
+import type { VolumeType } from './types.ts';
+import { volumeRoutes } from './volumes.ts';
+
+export interface BlockOptions {
+  /** VM support (qemu driver + the routing compute driver); without it attachments wait. */
+  vm?: VmSupport;
+  resyncMs?: number;
+  /** Run this host's block controller. Default true. */
+  controller?: boolean;
+}
+
+export class BlockModule implements ServiceModule {
+  readonly name = 'block';
+  readonly drivers: Record<VolumeType, VolumeDriver>;
+  controller?: BlockController;
+  private caps?: Record<string, VolumeCapabilities>;
+
+  constructor(private readonly config: CloudConfig, private readonly o: BlockOptions = {}) {
+    const base = join(config.home, 'block');
+    this.drivers = { file: createVolumeDriver('file', { root: join(base, 'file') }), qcow2: createVolumeDriver('qcow2', { root: join(base, 'qcow2') }) };
+  }
+
+  private compute() {
+    const vm = this.o.vm;
+    const router = vm?.router;
+    if (!vm || !router) return undefined;
+    return { driver: router as import('../compute/drivers/types.ts').ComputeDriver, qemu: vm.qemu, isVm: (id: string) => router.isVm(id) };
+  }
+
+  routes(app: FastifyInstance, ctx: ApiContext): void {
+    volumeRoutes(app, ctx);
+    snapshotRoutes(app, ctx, { isVm: (id) => this.o.vm?.router?.isVm(id) ?? false });
+  }
+
+  async start(ctx: ApiContext & { hostId: string }): Promise<void> {
+    this.caps = { file: await this.drivers.file.capabilities(), qcow2: await this.drivers.qcow2.capabilities() };
+    for (const [n, c] of Object.entries(this.caps)) if (!c.available) ctx.log.warn({ driver: n, reason: c.reason }, 'volume driver unavailable');
+    if (this.o.controller === false) return;
+    this.controller = new BlockController({
+      store: ctx.store, bus: ctx.bus, log: ctx.log, identity: ctx.identity, drivers: this.drivers,
+      mountDir: join(this.config.home, 'block', 'mnt'), compute: () => this.compute(), resyncMs: this.o.resyncMs,
+    });
+    await this.controller.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.controller?.stop();
+  }
+
+  describe(): Record<string, string> {
+    const d: Record<string, string> = {};
+    for (const [n, c] of Object.entries(this.caps ?? {})) d[`volume driver ${n}`] = c.available ? `${c.backend}; snapshots: ${c.snapshotMethod}${c.containerMount ? '; containers: loop-mounted ext4' : '; VMs only'}` : `unavailable: ${c.reason}`;
+    if (!this.caps) d['volume drivers'] = 'file (sparse raw), qcow2';
+    return d;
+  }
+}
+
+export function blockModule(config: CloudConfig, o: BlockOptions = {}): BlockModule {
+  return new BlockModule(config, o);
+}
