@@ -1,6 +1,8 @@
 import type { CloudConfig } from './core/config.ts';
 import type { ServiceModule } from './services.ts';
 import { computeModule } from './compute/module.ts';
+import { vmSupport } from './compute/vm/module.ts';
+import { blockModule } from './block/module.ts';
 import { metadataTarget, networkModule } from './network/module.ts';
 
 /**
@@ -10,5 +12,6 @@ import { metadataTarget, networkModule } from './network/module.ts';
 export async function defaultModules(config: CloudConfig): Promise<ServiceModule[]> {
   const metadata = await metadataTarget(config);
   const network = await networkModule(config, { metadata: () => metadata });
-  return [network, computeModule(config, { networking: network.networking, metadataPort: metadata.port })];
+  const vm = vmSupport(config);
+  return [network, vm, computeModule(config, { networking: network.networking, metadataPort: metadata.port, wrapDriver: vm.wrap }), blockModule(config, { vm })];
 }
