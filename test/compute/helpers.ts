@@ -16,10 +16,10 @@ export interface ComputeCloud {
 }
 
 /** A listening cloud with the compute module on a temp home (or `home`, to restart on the same state). */
-export async function startComputeCloud(o: { home?: string; compute?: ComputeOptions } = {}): Promise<ComputeCloud> {
+export async function startComputeCloud(o: { home?: string; compute?: ComputeOptions; store?: string } = {}): Promise<ComputeCloud> {
   const home = o.home ?? await mkdtemp(join(tmpdir(), 'yun-compute-'));
   const mod = computeModule(resolveConfig({ home }, {}), { stopTimeoutMs: 2000, pollMs: 200, ...o.compute });
-  const tc = await startTestCloud({ home, modules: [mod], keepHome: true });
+  const tc = await startTestCloud({ home, modules: [mod], keepHome: true, store: o.store });
   return {
     tc, mod, c: tc.admin, home,
     stop: async (s = {}) => {

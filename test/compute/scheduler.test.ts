@@ -7,14 +7,30 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { requireCapability } from '../helpers/capability.ts';
 import { FakeDriver, FakeHost } from '../../src/compute/drivers/fake/driver.ts';
+import { PostgresUnavailable, freshDatabase } from '../helpers/postgres.ts';
 import { type ComputeCloud, buildImage, startComputeCloud } from './helpers.ts';
 
-describe('scheduler: concurrent placement against tight capacity', () => {
+for (const engine of ['sqlite', 'postgres'] as const) describe(`scheduler: concurrent placement against tight capacity (${engine})`, () => {
   let cc: ComputeCloud;
   const fake = new FakeHost();
+  let drop: (() => Promise<void>) | undefined;
+  let missing: string | undefined;
   before(async () => {
-    cc = await startComputeCloud({ compute: { driver: new FakeDriver({ host: fake }) } });
+    let store: string | undefined;
+    if (engine === 'postgres') {
+      try {
+        const db = await freshDatabase();
+        store = db.url;
+        drop = db.drop;
+      } catch (e) {
+        if (!(e instanceof PostgresUnavailable)) throw e;
+        missing = `PostgreSQL unavailable: ${e.message}`;
+        return;
+      }
+    }
+    cc = await startComputeCloud({ store, compute: { driver: new FakeDriver({ host: fake }) } });
     await buildImage(cc.c, 'busybox', 'busybox');
     for (const [k, v] of Object.entries({ instances: 1000, vcpus: 1000, ram_mb: 10_000_000 })) await cc.c.request('PUT', `/v1/quotas/${k}`, { body: { limit: v } });
     for (let i = 0; i < 5; i++) {
@@ -23,9 +39,10 @@ describe('scheduler: concurrent placement against tight capacity', () => {
         capacity: { cpus: 2, memoryMb: 4096, diskGb: 100 }, overcommit: { cpu: 4, ram: 1, disk: 1 }, drivers: ['fake'], arch: 'amd64' } } });
     }
   });
-  after(async () => { await cc.stop(); fake.shutdown(); });
+  after(async () => { await cc?.stop(); fake.shutdown(); await drop?.(); });
 
-  it('100 parallel creates never overbook a host', async () => {
+  it('100 parallel creates never overbook a host', async (t) => {
+    if (!requireCapability(t, !missing, missing ?? '')) return;
     // each asks 1 vCPU / 512 MiB: RAM allows 8 per host → 40 fit in the pool
     const results = await Promise.all(Array.from({ length: 100 }, (_, i) =>
       cc.c.request('POST', '/v1/instances', { body: { name: `c${i}`, spec: { image: 'busybox', cpus: 1, memoryMb: 512, pool: 'sim' } } })
@@ -56,7 +73,8 @@ describe('scheduler: concurrent placement against tight capacity', () => {
     assert.deepEqual([...perHost.values()].sort(), [8, 8, 8, 8, 8]);
   });
 
-  it('filters: pool, host labels and anti-affinity name themselves when they leave nothing', async () => {
+  it('filters: pool and host labels name themselves when they leave nothing', async (t) => {
+    if (!requireCapability(t, !missing, missing ?? '')) return;
     await cc.c.request('POST', '/v1/instances', { body: { name: 'nopool', spec: { image: 'busybox', cpus: 1, memoryMb: 16, pool: 'nowhere' } } });
     await cc.c.request('POST', '/v1/server-groups', { body: { name: 'spread', spec: { policy: 'anti-affinity' } } });
     for (let i = 0; i < 3; i++) await cc.c.request('DELETE', `/v1/instances/c${i}`).catch(() => undefined);
