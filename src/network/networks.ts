@@ -4,6 +4,7 @@
  * networks of a host share one kernel, a CIDR used by another project on this
  * host is refused too (409, without naming the other project).
  */
+import { networkInterfaces } from 'node:os';
 import { YunError, invalid } from '../core/errors.ts';
 import type { Resource } from '../core/resource.ts';
 import type { ResourceCallContext, ResourceDef } from '../api/resources.ts';
@@ -26,10 +27,22 @@ async function othersOnHost(q: Sql, selfId?: string): Promise<NetworkResource[]>
   return (await new Resources(q).all<NetworkResourceSpec, NetworkResourceStatus>(KIND.network)).filter((n) => n.id !== selfId);
 }
 
-/** Lowest /24 of AUTO_RANGE that overlaps no network on the host. */
+/** IPv4 networks of the host's own interfaces (an auto-chosen CIDR must not shadow them). */
+function hostNetworks(): Cidr[] {
+  const out: Cidr[] = [];
+  for (const addrs of Object.values(networkInterfaces())) {
+    for (const a of addrs ?? []) {
+      if (a.family !== 'IPv4' || !a.cidr || a.internal) continue;
+      try { out.push(parseCidr(a.cidr, 'cidr', { strict: false })); } catch { /* not a usable CIDR: ignore */ }
+    }
+  }
+  return out;
+}
+
+/** Lowest /24 of AUTO_RANGE that overlaps no network of yun or of the host's interfaces. */
 export async function pickCidr(q: Sql): Promise<string> {
   const range = parseCidr(AUTO_RANGE);
-  const taken = (await othersOnHost(q)).map((n) => parseCidr(n.spec.cidr, 'cidr', { strict: false }));
+  const taken = [...(await othersOnHost(q)).map((n) => parseCidr(n.spec.cidr, 'cidr', { strict: false })), ...hostNetworks()];
   for (let net = range.network; net < broadcastOf(range); net += 256) {
     const c: Cidr = { network: net >>> 0, prefix: 24, text: `${formatIpv4(net)}/24` };
     if (!taken.some((t) => overlaps(c, t))) return c.text;
