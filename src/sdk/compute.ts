@@ -94,11 +94,11 @@ export class ComputeClient {
     await this.c.request('POST', '/v1/instances', { body: { name: n, ...(labels ? { labels } : {}), spec } });
     return this.instance(n);
   }
-  buildImage(name: string, build: 'busybox' | 'node', o: { public?: boolean } = {}): Promise<ImageResource> {
+  buildImage(name: string, build: 'busybox' | 'node' | 'tiny-vm', o: { public?: boolean } = {}): Promise<ImageResource> {
     return this.c.request('POST', '/v1/images', { body: { name, spec: { source: { build }, ...o } } });
   }
   /** Creates an image and uploads a tar (or tar.gz, or an OCI layout as tar) from a stream or buffer. */
-  async importImage(name: string, data: BodyInit, o: { format?: 'rootfs' | 'oci'; public?: boolean; minFlavor?: string } = {}): Promise<ImageResource> {
+  async importImage(name: string, data: BodyInit, o: { format?: 'rootfs' | 'oci' | 'disk'; public?: boolean; minFlavor?: string } = {}): Promise<ImageResource> {
     const { format = 'rootfs', ...rest } = o;
     await this.c.request('POST', '/v1/images', { body: { name, spec: { source: { upload: format }, ...rest } } });
     return (await raw(this.c, 'PUT', `/v1/images/${encodeURIComponent(name)}/data`, data, 'application/x-tar')).json() as Promise<ImageResource>;

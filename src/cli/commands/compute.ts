@@ -27,18 +27,19 @@ export function registerComputeCommands(program: Command, env: CliEnv): void {
   image.command('list').action(async () => env.out((await (await cc()).images()).map(flat), ['name', 'state', 'os', 'arch', 'sizeBytes', 'sha256', 'public']));
   image.command('show <name>').action(async (n: string) => env.out(await (await env.client()).request('GET', `/v1/images/${n}`)));
   image.command('delete <name>').action(async (n: string) => { await (await env.client()).request('DELETE', `/v1/images/${n}`); env.out({ deleted: n }); });
-  image.command('build <kind>').description('busybox | node, from the host\'s binaries').option('--name <name>').option('--public')
+  image.command('build <kind>').description('busybox | node | tiny-vm, from the host\'s binaries (tiny-vm: Debian kernel + busybox initramfs)').option('--name <name>').option('--public')
     .action(async (kind: string, o: { name?: string; public?: boolean }) => {
-      if (kind !== 'busybox' && kind !== 'node') throw new Error('build busybox or node');
+      if (kind !== 'busybox' && kind !== 'node' && kind !== 'tiny-vm') throw new Error('build busybox, node or tiny-vm');
       const c = await cc();
       const name = o.name ?? kind;
       await c.buildImage(name, kind, o.public ? { public: true } : {});
       const r = await c.c.resource('images').waitFor(name, (x) => ['available', 'error'].includes(String(x.status.state)), 300_000);
       env.out(flat(r as never));
     });
-  image.command('import <file>').description('a rootfs tar(.gz), or an OCI layout packed as tar (--format oci)').requiredOption('--name <name>')
-    .option('--format <f>', 'rootfs | oci', 'rootfs').option('--min-flavor <flavor>').option('--public')
-    .action(async (file: string, o: { name: string; format: 'rootfs' | 'oci'; minFlavor?: string; public?: boolean }) => {
+  image.command('import <file>').description('a rootfs tar(.gz), an OCI layout packed as tar (--format oci), or a VM disk (--format disk; default for .qcow2/.raw/.img)').requiredOption('--name <name>')
+    .option('--format <f>', 'rootfs | oci | disk').option('--min-flavor <flavor>').option('--public')
+    .action(async (file: string, o: { name: string; format?: 'rootfs' | 'oci' | 'disk'; minFlavor?: string; public?: boolean }) => {
+      o.format ??= /\.(qcow2|raw|img)$/i.test(file) ? 'disk' : 'rootfs';
       const size = (await stat(file)).size;
       const bar = env.format() === 'table' && process.stderr.isTTY ? new SingleBar({ format: 'upload [{bar}] {percentage}% {value}/{total} bytes' }) : undefined;
       bar?.start(size, 0);
@@ -58,14 +59,14 @@ export function registerComputeCommands(program: Command, env: CliEnv): void {
   });
   inst.command('show <name>').action(async (n: string) => env.out(await (await cc()).instance(n).get()));
   inst.command('create <name> [command...]').description('yun instance create web1 --image busybox --flavor m1.small -- httpd -f -p 8080')
-    .requiredOption('--image <image>').option('--flavor <flavor>').option('--cpus <n>', 'ad-hoc vCPUs', Number).option('--memory <mb>', 'ad-hoc RAM MiB', Number)
+    .requiredOption('--image <image>').option('--type <type>', 'container | vm').option('--flavor <flavor>').option('--cpus <n>', 'ad-hoc vCPUs', Number).option('--memory <mb>', 'ad-hoc RAM MiB', Number)
     .option('--env <NAME=VALUE>', 'repeatable', collect, [] as string[]).option('--user-data <file>').option('--restart <policy>', 'never | on-failure | always')
     .option('--hostname <h>').option('--pool <pool>').option('--server-group <g>').option('--label <k=v>', 'repeatable', collect, [] as string[])
     .option('--no-wait', 'return at once instead of waiting for running')
-    .action(async (name: string, command: string[], o: { image: string; flavor?: string; cpus?: number; memory?: number; env: string[]; userData?: string; restart?: 'never'; hostname?: string; pool?: string; serverGroup?: string; label: string[]; wait: boolean }) => {
+    .action(async (name: string, command: string[], o: { image: string; type?: 'container' | 'vm'; flavor?: string; cpus?: number; memory?: number; env: string[]; userData?: string; restart?: 'never'; hostname?: string; pool?: string; serverGroup?: string; label: string[]; wait: boolean }) => {
       const c = await cc();
       const vm = await c.launch({
-        name, image: o.image, ...(o.flavor ? { flavor: o.flavor } : { cpus: o.cpus, memoryMb: o.memory }),
+        name, image: o.image, ...(o.type ? { type: o.type } : {}), ...(o.flavor ? { flavor: o.flavor } : { cpus: o.cpus, memoryMb: o.memory }),
         ...(command.length ? { command } : {}), ...(o.env.length ? { env: envPairs(o.env) } : {}),
         ...(o.userData ? { userData: await readFile(o.userData, 'utf8') } : {}), ...(o.restart ? { restartPolicy: o.restart } : {}),
         ...(o.hostname ? { hostname: o.hostname } : {}), ...(o.pool ? { pool: o.pool } : {}), ...(o.serverGroup ? { serverGroup: o.serverGroup } : {}),
