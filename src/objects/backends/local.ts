@@ -1,9 +1,12 @@
 /**
  * Local-disk object backend. Layout under `root`:
  *   tmp/<id>            blobs being written (removed at start)
- *   blobs/<aa>/<id>     committed blobs, sharded by the first two id chars
+ *   blobs/<gggg>/<id>   committed blobs; <gggg> (the id's first 4 chars) is a
+ *                       "generation" directory that takes ~10k blobs
+ *                       before the writer moves on to a fresh one
  * A write goes to tmp/, is fsynced, renamed into blobs/ and the shard
- * directory fsynced. Directory fsyncs of concurrent commits are coalesced.
+ * directory fsynced. Concurrent writes land in the same generation directory
+ * so their directory fsyncs coalesce into one.
  * Cannot: share blobs between objects (no dedup), or span filesystems.
  */
 import { constants, promises as fsp } from 'node:fs';
@@ -14,6 +17,7 @@ import type { BackendCapabilities, BlobReader, BlobWriter, ObjectBackend } from 
 
 const ID_RE = /^[0-9a-v]{26}$/;
 const WRITE_BATCH = 1024 * 1024;
+const SYNC_EVERY = 32 * 1024 * 1024;
 
 /** Coalesces fsyncs of one directory: callers arriving during a sync share the next one. */
 class DirSyncer {
@@ -44,7 +48,21 @@ export function createLocalBackend(opts: { root: string; fsync?: boolean }): Obj
   const syncer = (dir: string) => { let s = syncers.get(dir); if (!s) { s = new DirSyncer(dir); syncers.set(dir, s); } return s; };
   const pathOf = (id: string) => {
     if (!ID_RE.test(id)) throw new Error(`invalid blob id ${id}`);
-    return join(blobDir, id.slice(0, 2), id);
+    return join(blobDir, id.slice(0, 4), id);
+  };
+  const GEN_SIZE = 10_000;
+  let gen: { name: string; used: number; ready: Promise<void> } | undefined;
+  const currentGen = () => {
+    if (!gen || gen.used >= GEN_SIZE) {
+      const name = randomToken(4);
+      const ready = (async () => {
+        await fsp.mkdir(join(blobDir, name), { recursive: true });
+        if (doSync) await syncer(blobDir).sync();
+      })();
+      gen = { name, used: 0, ready };
+    }
+    gen.used++;
+    return gen;
   };
 
   const capabilities: BackendCapabilities = { durable: doSync, kind: 'local' };
@@ -56,43 +74,64 @@ export function createLocalBackend(opts: { root: string; fsync?: boolean }): Obj
       await fsp.mkdir(blobDir, { recursive: true });
       let removed = 0;
       for (const f of await fsp.readdir(tmpDir)) { await fsp.rm(join(tmpDir, f), { force: true }); removed++; }
-      const shards = new Set(await fsp.readdir(blobDir));
-      const alphabet = '0123456789abcdefghijklmnopqrstuv';
-      for (const a of alphabet) for (const b of alphabet) if (!shards.has(a + b)) await fsp.mkdir(join(blobDir, a + b));
       return { removedTemp: removed };
     },
 
     async create(): Promise<BlobWriter> {
-      const id = randomToken(26);
+      const g = currentGen();
+      await g.ready;
+      const id = g.name + randomToken(22);
       const tmp = join(tmpDir, id);
       const fh: FileHandle = await fsp.open(tmp, 'wx', 0o600);
       let pending: Buffer[] = [];
       let pendingBytes = 0;
       let closed = false;
-      const flush = async () => {
+      // One write in flight while the next batch fills (overlaps network
+      // receive with disk writes), and a background datasync every
+      // SYNC_EVERY bytes so the final one has little left to flush.
+      let inflight: Promise<unknown> | undefined;
+      let syncing: Promise<unknown> | undefined;
+      let sinceSync = 0;
+      const startFlush = async () => {
+        if (inflight) await inflight;
+        inflight = undefined;
         if (pendingBytes === 0) return;
         const bufs = pending;
+        const n = pendingBytes;
         pending = [];
         pendingBytes = 0;
-        await fh.writev(bufs);
+        // A short write on a regular file means the filesystem is full.
+        inflight = fh.writev(bufs).then((r) => { if (r.bytesWritten !== n) throw Object.assign(new Error('short write'), { code: 'ENOSPC' }); });
+        inflight.catch(() => undefined); // surfaced by the next await, never unhandled
+        sinceSync += n;
+        if (doSync && sinceSync >= SYNC_EVERY) {
+          sinceSync = 0;
+          const w = inflight;
+          if (syncing) await syncing;
+          syncing = w.then(() => fh.datasync());
+          syncing.catch(() => undefined);
+        }
       };
       return {
         id,
         async write(chunk) {
           pending.push(chunk);
           pendingBytes += chunk.length;
-          if (pendingBytes >= WRITE_BATCH) await flush();
+          if (pendingBytes >= WRITE_BATCH) await startFlush();
         },
         async commit() {
-          await flush();
+          await startFlush();
+          if (inflight) await inflight;
+          if (syncing) await syncing;
           if (doSync) await fh.datasync();
           closed = true;
           await fh.close();
           const dest = pathOf(id);
           await fsp.rename(tmp, dest);
-          if (doSync) await syncer(join(blobDir, id.slice(0, 2))).sync();
+          if (doSync) await syncer(join(blobDir, id.slice(0, 4))).sync();
         },
         async abort() {
+          await Promise.allSettled([inflight, syncing]);
           if (!closed) { closed = true; await fh.close().catch(() => undefined); }
           await fsp.rm(tmp, { force: true }).catch(() => undefined);
           await fsp.rm(pathOf(id), { force: true }).catch(() => undefined);

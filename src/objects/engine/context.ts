@@ -15,6 +15,8 @@ export interface EngineCtx {
   nextSeq(): number;
   /** Deletes queued blobs after their metadata transaction committed. */
   collect(blobIds: string[]): void;
+  /** Batches concurrent version commits into shared transactions. */
+  committer: { submit(v: ObjectVersion, conds?: { ifNoneMatchStar?: boolean; ifMatch?: string }): Promise<ObjectVersion>; writerStarted(): void; writerDone(): void };
 }
 
 export function seqClock(now: () => number): () => number {

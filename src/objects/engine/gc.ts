@@ -33,18 +33,38 @@ export async function collectOrphans(ctx: EngineCtx, beforeMs: number): Promise<
   return n;
 }
 
-/** Post-commit deleter: failures stay in the queue and are retried at the next drain. */
+/**
+ * Post-commit deleter. Ids are queued and deleted in batches: files first,
+ * then their queue rows in one statement (one commit for many blobs).
+ * Failures stay in the queue table and are retried at the next start.
+ */
 export function makeCollector(getCtx: () => EngineCtx, onError: (e: unknown) => void): (ids: string[]) => void {
+  let queue: string[] = [];
+  let running = false;
+  const loop = async () => {
+    running = true;
+    try {
+      while (queue.length) {
+        await new Promise((r) => setTimeout(r, 20));
+        const batch = queue;
+        queue = [];
+        const ctx = getCtx();
+        const done: string[] = [];
+        for (let i = 0; i < batch.length; i += 16) {
+          await Promise.all(batch.slice(i, i + 16).map((id) => ctx.backend.delete(id).then(() => { done.push(id); }, onError)));
+        }
+        for (let i = 0; i < done.length; i += 500) {
+          const chunk = done.slice(i, i + 500);
+          await ctx.store.run(`DELETE FROM objects_gc WHERE blob IN (${chunk.map(() => '?').join(', ')})`, chunk).catch(onError);
+        }
+      }
+    } finally {
+      running = false;
+    }
+  };
   return (ids) => {
     if (ids.length === 0) return;
-    void (async () => {
-      const ctx = getCtx();
-      for (const id of ids) {
-        try {
-          await ctx.backend.delete(id);
-          await ctx.store.run('DELETE FROM objects_gc WHERE blob = ?', [id]);
-        } catch (e) { onError(e); }
-      }
-    })();
+    queue.push(...ids);
+    if (!running) void loop();
   };
 }

@@ -11,6 +11,7 @@ import { type EngineCtx, seqClock } from './context.ts';
 import { collectOrphans, drainGcQueue, makeCollector } from './gc.ts';
 import type { KeyRing } from './keys.ts';
 import { runLifecycle } from './lifecycle.ts';
+import { GroupCommitter } from './write.ts';
 import * as listing from './listing.ts';
 import * as multipart from './multipart.ts';
 import * as objects from './objects.ts';
@@ -30,7 +31,9 @@ export function createEngine(d: EngineDeps) {
   const ctx: EngineCtx = {
     store: d.store, backend: d.backend, keys: d.keys, identity: d.identity, region: d.region, now, nextSeq: seqClock(now),
     collect: () => undefined,
+    committer: undefined as unknown as EngineCtx['committer'],
   };
+  ctx.committer = new GroupCommitter(ctx);
   ctx.collect = makeCollector(() => ctx, d.onError ?? (() => undefined));
   return {
     ctx,

@@ -6,7 +6,7 @@ import { type ChecksumAlgorithm, createChecksum } from './checksums.ts';
 import { type EngineCtx, cmpUtf8, num } from './context.ts';
 import { checkKey } from './objects.ts';
 import type { BlobDesc, CannedAcl, ObjectMeta, ObjectVersion, Principal, SseRequest, Tag } from './types.ts';
-import { type CommitConds, commitVersion, writeBlob } from './write.ts';
+import { applyVersion, type CommitConds, writeBlob } from './write.ts';
 
 export const MIN_PART = 5 * 1024 * 1024;
 export const MAX_PART = 5 * 1024 ** 3;
@@ -141,14 +141,16 @@ export async function completeUpload(ctx: EngineCtx, upload: Upload, list: Compl
   };
   const used = new Set(chosen.map((p) => p.blob.id));
   const unused = [...byNum.values()].filter((p) => !used.has(p.blob.id)).map((p) => p.blob.id);
+  const removed: string[] = [];
   const out = await ctx.store.tx(async (q) => {
+    removed.length = 0;
     const del = await q.run('DELETE FROM objects_uploads WHERE upload_id = ?', [upload.uploadId]);
     if (del.changes === 0) throw new S3Error('NoSuchUpload', undefined, { UploadId: upload.uploadId });
     await q.run('DELETE FROM objects_parts WHERE upload_id = ?', [upload.uploadId]);
     for (const id of unused) await q.run('INSERT INTO objects_gc (blob, queued_ms) VALUES (?, ?)', [id, ctx.now()]);
-    return commitVersion(ctx, v, conds);
+    return applyVersion(ctx, q, v, conds, removed);
   });
-  ctx.collect(unused);
+  ctx.collect([...unused, ...removed]);
   return out;
 }
 

@@ -35,6 +35,15 @@ export interface PutInput {
 /** Streams, verifies and commits a new object version. */
 export async function putObject(ctx: EngineCtx, i: PutInput): Promise<ObjectVersion> {
   checkKey(i.key);
+  ctx.committer.writerStarted();
+  try {
+    return await putAndCommit(ctx, i);
+  } finally {
+    ctx.committer.writerDone();
+  }
+}
+
+async function putAndCommit(ctx: EngineCtx, i: PutInput): Promise<ObjectVersion> {
   const w = await writeBlob(ctx, i.body, { sse: i.sse, checksumAlgorithm: i.checksumAlgorithm, expectedSize: i.expectedSize, maxSize: 5 * 1024 ** 3 });
   try {
     if (i.contentMd5 !== undefined && w.md5.toString('base64') !== i.contentMd5) throw new S3Error('BadDigest', undefined, { ExpectedDigest: i.contentMd5, CalculatedDigest: w.md5.toString('base64') });

@@ -1,5 +1,4 @@
 /** GetObject and HeadObject: ranges, part numbers, conditionals, response overrides, verified streaming. */
-import { once } from 'node:events';
 import { BlobCorrupt } from '../../engine/blobcodec.ts';
 import type { ObjectVersion } from '../../engine/types.ts';
 import { allowed, authorize, customerKey, header, loadBucket, send, type S3Ctx } from '../context.ts';
@@ -100,7 +99,7 @@ async function handle(c: S3Ctx, head: boolean) {
     let r = first;
     while (!r.done) {
       if (!c.res.write(r.value)) {
-        await Promise.race([once(c.res, 'drain'), once(c.res, 'close')]);
+        await drainOrClose(c.res);
         if (c.res.destroyed) break;
       }
       r = await gen.next();
@@ -112,6 +111,15 @@ async function handle(c: S3Ctx, head: boolean) {
     c.res.destroy(e as Error);
     await gen.return(undefined).catch(() => undefined);
   }
+}
+
+/** Waits for 'drain' or 'close', whichever first, without leaving listeners behind. */
+function drainOrClose(res: S3Ctx['res']): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => { res.off('drain', done); res.off('close', done); resolve(); };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
 
 export const GetObject: S3Command = { name: 'GetObject', method: 'GET', target: 'object', handle: (c) => handle(c, false) };
