@@ -79,8 +79,10 @@ export class NetworkController {
     this.unsubscribe?.();
     if (this.timer) clearInterval(this.timer);
     await this.queue;
-    await this.o.lb.close();
-    await this.o.driver.close();
+    // Both always run: a failing data plane must not leave the DNS responders bound.
+    const results = await Promise.allSettled([this.o.lb.close(), this.o.driver.close()]);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   /** Coalesces bursts of events into one queued sync. */
