@@ -22,6 +22,9 @@ test('host fallback: honest status, published port and LB over the host network'
     assert.match(d['network driver']!, /NO isolation/);
     assert.equal(d['security groups'], 'NOT enforced');
     const api = new NetworkApi(cloud.admin);
+    const doc = await cloud.admin.request<{ paths: Record<string, unknown> }>('GET', '/v1/openapi.json');
+    const paths = Object.keys(doc.paths).join(' ');
+    for (const want of ['networks', 'security-groups', 'floating-ips', 'load-balancers', 'rules']) assert.ok(paths.includes(want), `OpenAPI has ${want}`);
     const projectId = (await cloud.admin.projects.get((await cloud.admin.whoami()).project!)).id as string;
     const prep = await cloud.net.networking.prepare({ id: 'i-host-1', name: 'web', project: projectId, hostname: 'web' });
     assert.equal(prep.netnsPath, undefined, 'no namespace: the host network is shared');
