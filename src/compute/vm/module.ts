@@ -57,11 +57,20 @@ export class VmSupport implements ServiceModule {
     return this.caps ? { accelerator: this.caps.accelerator, warnings: this.caps.warnings, backend: this.caps.backend } : undefined;
   }
 
+  /** Starts the accelerator probe (it may boot a probe kernel for seconds) without holding up the cloud's start. */
   async start(ctx: ApiContext & { hostId: string }): Promise<void> {
+    this.ready = this.watch(ctx).catch((err) => ctx.log.warn({ err }, 'VM support: capability probe failed'));
+  }
+
+  /** Resolves once capabilities are known and instance annotation runs (tests). */
+  ready?: Promise<void>;
+
+  private async watch(ctx: ApiContext & { hostId: string }): Promise<void> {
     this.caps = await this.qemu.capabilities();
     await mkdir(this.stateDir, { recursive: true });
     await writeFile(join(this.stateDir, 'capabilities.json'), JSON.stringify(this.caps, null, 1));
     if (this.caps.warnings.length) ctx.log.warn({ warnings: this.caps.warnings }, 'VMs: hardware acceleration unavailable');
+    if (this.stopped) return;
     const res = new Resources(ctx.store);
     const annotate = async (id: string) => {
       if (!this.router?.isVm(id) || !this.caps) return;
@@ -79,7 +88,11 @@ export class VmSupport implements ServiceModule {
     });
   }
 
+  private stopped = false;
+
   async stop(): Promise<void> {
+    this.stopped = true;
+    await this.ready;
     this.unsubscribe?.();
   }
 
