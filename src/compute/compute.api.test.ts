@@ -107,6 +107,23 @@ for (const engine of ['sqlite', 'postgres'] as const) describe(`compute API (${e
     await vm.delete();
   });
 
+  it('reboot restarts the workload; rebuild recreates it from the (new) image', async (t) => {
+    if (!need(t)) return;
+    const vm = await compute(cc.c).flavor('m1.tiny').launch({ name: 'rb', image: 'busybox', command: ['sleep', '100000'] });
+    const r0 = await vm.waitFor('running', 10_000);
+    await vm.reboot();
+    const r1 = await cc.c.resource('instances').waitFor('rb', (x) => x.status.state === 'running' && x.status.rebootCount === 1, 10_000);
+    assert.notEqual(r1.status.pid, r0.status.pid);
+    await cc.c.request('POST', '/v1/images', { body: { name: 'bb2', spec: { source: { build: 'busybox' } } } });
+    await cc.c.resource('images').waitFor('bb2', (x) => x.status.state === 'available', 60_000);
+    await vm.rebuild('bb2');
+    const r2 = await cc.c.resource('instances').waitFor('rb', (x) => x.status.state === 'running' && x.status.rebuildCount === 1, 10_000);
+    assert.equal(r2.spec.image, 'bb2');
+    assert.match(fake.workloads.get(r0.id)!.spec.imageRootfs, new RegExp(String(r2.spec.imageId)));
+    assert.equal(await code(cc.c.request('DELETE', '/v1/images/bb2')), '409 Conflict');
+    await vm.delete();
+  });
+
   it('image upload: a rootfs tar imports; `..` members and device nodes are refused', async (t) => {
     if (!need(t)) return;
     const good = join(tmp, 'good.tar');

@@ -73,7 +73,7 @@ for (const engine of ['sqlite', 'postgres'] as const) describe(`scheduler: concu
     assert.deepEqual([...perHost.values()].sort(), [8, 8, 8, 8, 8]);
   });
 
-  it('filters: pool and host labels name themselves when they leave nothing', async (t) => {
+  it('filters: pool and host labels name themselves; anti-affinity spreads a server group', async (t) => {
     if (!requireCapability(t, !missing, missing ?? '')) return;
     await cc.c.request('POST', '/v1/instances', { body: { name: 'nopool', spec: { image: 'busybox', cpus: 1, memoryMb: 16, pool: 'nowhere' } } });
     await cc.c.request('POST', '/v1/server-groups', { body: { name: 'spread', spec: { policy: 'anti-affinity' } } });
@@ -82,5 +82,12 @@ for (const engine of ['sqlite', 'postgres'] as const) describe(`scheduler: concu
     assert.match(String((await st('nopool')).reason), /filter 'pool'/);
     await cc.c.request('POST', '/v1/instances', { body: { name: 'lbl', spec: { image: 'busybox', cpus: 1, memoryMb: 16, pool: 'sim', hostLabels: { rack: 'zzz' } } } });
     assert.match(String((await st('lbl')).reason), /filter 'host-labels'/);
+    // anti-affinity: members land on different hosts (3 rooms were freed on some hosts above)
+    for (let i = 0; i < 2; i++) await cc.c.request('POST', '/v1/instances', { body: { name: `aa${i}`, spec: { image: 'busybox', cpus: 1, memoryMb: 16, pool: 'sim', serverGroup: 'spread' } } });
+    const a0 = await st('aa0');
+    const a1 = await st('aa1');
+    assert.equal(a0.state, 'scheduled');
+    assert.equal(a1.state, 'scheduled');
+    assert.notEqual(a0.host, a1.host);
   });
 });
