@@ -205,6 +205,11 @@ export class InstanceController {
   }
 
   private async converge(r: Instance): Promise<ReconcileResult> {
+    if (!this.d.caps.available) {
+      // Say so plainly instead of failing inside the driver on every retry.
+      await this.setStatus(r.id, { state: 'error', reason: `this host cannot run ${this.d.driver.name} workloads: ${this.d.caps.reason ?? 'driver unavailable'}` }, r.generation);
+      return;
+    }
     const poll = { requeueAfterMs: this.d.pollMs ?? 1000 };
     const st = r.status;
     const desired = r.spec.powerState ?? 'running';
