@@ -1,7 +1,7 @@
 import { type ReactNode, useCallback, useEffect, useMemo, useState } from 'react';
 import { AppContext, type AppState, type Me } from './app-context.ts';
 import { EventHub } from './events.ts';
-import { Link, match, navigate, usePath } from './router.tsx';
+import { Link, match, usePath } from './router.tsx';
 import { type SavedSession, loadSession, makeClient, saveSession } from './session.ts';
 import { ErrorBox } from './ui.tsx';
 import { Login } from './pages/Login.tsx';
@@ -12,12 +12,20 @@ import { InstanceDetail } from './pages/InstanceDetail.tsx';
 import { Networks } from './pages/Networks.tsx';
 import { Images } from './pages/Images.tsx';
 import { ProjectSwitcher } from './pages/ProjectSwitcher.tsx';
+import { Volumes } from './pages/Volumes.tsx';
+import { Cost } from './pages/Cost.tsx';
+import { Apps } from './pages/Apps.tsx';
+import { AppDetail } from './pages/AppDetail.tsx';
 
-const NAV = [
+/** Each page appears when the API it drives is part of this cloud (its path is in the OpenAPI document). */
+const NAV: { to: string; label: string; needs?: string }[] = [
   { to: '/', label: 'Dashboard' },
-  { to: '/instances', label: 'Instances' },
-  { to: '/images', label: 'Images & flavors' },
-  { to: '/networks', label: 'Networking' },
+  { to: '/instances', label: 'Instances', needs: '/v1/instances' },
+  { to: '/images', label: 'Images & flavors', needs: '/v1/images' },
+  { to: '/volumes', label: 'Volumes', needs: '/v1/volumes' },
+  { to: '/networks', label: 'Networking', needs: '/v1/networks' },
+  { to: '/apps', label: 'Apps', needs: '/v1/apps' },
+  { to: '/cost', label: 'Cost', needs: '/v1/invoices' },
   { to: '/identity', label: 'Identity' },
 ];
 
@@ -39,15 +47,20 @@ function Shell({ session, logout, setSession }: { session: SavedSession; logout(
     hub.start();
     return () => hub.close();
   }, [hub]);
+  const [paths, setPaths] = useState<Set<string> | undefined>();
   useEffect(() => { client.whoami().then(setMe, setError); }, [client]);
+  useEffect(() => {
+    client.request<{ paths: Record<string, unknown> }>('GET', '/v1/openapi.json').then((d) => setPaths(new Set(Object.keys(d.paths))), () => setPaths(new Set()));
+  }, [client]);
   const path = usePath();
 
   if (error) return <main className="center"><ErrorBox error={error} /><button type="button" onClick={logout}>Log in again</button></main>;
-  if (!me) return <main className="center muted">Loading…</main>;
+  if (!me || !paths) return <main className="center muted">Loading…</main>;
 
   const state: AppState = {
     client, hub, me,
     canWrite: me.isAdmin || (me.role !== undefined && me.role !== 'reader'),
+    has: (p) => paths.has(p),
     setProject: (project) => setSession({ ...session, project }),
     logout: () => { void client.logout().catch(() => undefined); logout(); },
   };
@@ -58,6 +71,10 @@ function Shell({ session, logout, setSession }: { session: SavedSession; logout(
   else if ((p = match('/instances/:name', path))) page = <InstanceDetail name={p.name!} />;
   else if (path === '/images') page = <Images />;
   else if (path.startsWith('/networks')) page = <Networks tab={path.split('/')[2] ?? 'networks'} />;
+  else if (path === '/volumes') page = <Volumes />;
+  else if (path.startsWith('/cost')) page = <Cost tab={path.split('/')[2] ?? 'invoices'} />;
+  else if (path === '/apps') page = <Apps />;
+  else if ((p = match('/apps/:name', path))) page = <AppDetail name={p.name!} />;
   else if (path.startsWith('/identity')) page = <Identity tab={path.split('/')[2] ?? 'users'} />;
   else page = <div><h1>Not found</h1><p>No console page at {path}. <Link to="/">Go to the dashboard</Link>.</p></div>;
 
@@ -74,7 +91,7 @@ function Shell({ session, logout, setSession }: { session: SavedSession; logout(
       <div className="layout">
         <nav aria-label="Main">
           <ul>
-            {NAV.map((n) => {
+            {NAV.filter((n) => !n.needs || paths.has(n.needs)).map((n) => {
               const on = n.to === '/' ? path === '/' : path.startsWith(n.to);
               return <li key={n.to}><Link to={n.to} aria-current={on ? 'page' : undefined} className={on ? 'on' : ''}>{n.label}</Link></li>;
             })}
@@ -86,4 +103,3 @@ function Shell({ session, logout, setSession }: { session: SavedSession; logout(
   );
 }
 
-export { navigate };

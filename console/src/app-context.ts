@@ -16,6 +16,8 @@ export interface AppState {
   me: Me;
   /** Members and admins write; readers only look (the API refuses them anyway). */
   canWrite: boolean;
+  /** Whether this cloud serves an API path (from its OpenAPI document): pages for absent services hide. */
+  has(path: string): boolean;
   setProject(name: string): void;
   logout(): void;
 }

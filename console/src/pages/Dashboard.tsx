@@ -4,22 +4,34 @@ import type { HostSpec, HostStatus } from '../../../src/scheduler/hosts.ts';
 import type { Resource } from '../../../src/core/resource.ts';
 import { useApp } from '../app-context.ts';
 import { BarChart, Sparkline } from '../chart.tsx';
+import { YunApiError } from '../../../src/sdk/client.ts';
 import { useAsync, useLiveList } from '../hooks.ts';
 import { Link } from '../router.tsx';
 import { ErrorBox, Meter, State, ago } from '../ui.tsx';
 
+interface Amounts { cpus: number; memoryMb: number; diskGb: number }
+interface PoolSummary { name: string; hosts: number; capacity: Amounts; allocatable: Amounts; allocated: Amounts & { instances: number } }
+
 /**
- * One request per widget: health (/healthz + /readyz), hosts, quotas (which
+ * One request per widget: health (/healthz + /readyz), hosts, pools, usage, quotas (which
  * carry the resource counts), instances (kept live), and the event stream.
  */
 export function Dashboard() {
-  const { client, hub, me } = useApp();
+  const { client, hub, me, has } = useApp();
   const health = useAsync(async () => {
     const [h, r] = await Promise.all([fetch('/healthz'), fetch('/readyz')]);
     return { api: h.ok, store: r.ok };
   }, []);
   const hosts = useAsync(() => client.resource<HostSpec, HostStatus>('hosts').listAll(), [client]);
   const quotas = useAsync(() => client.quotas.show(), [client]);
+  // `/v1/pools` (compute's scheduler) knows what is allocated; without compute, hosts give capacity only.
+  const poolSummary = useAsync(() => client.request<{ items: PoolSummary[] }>('GET', '/v1/pools').then((r) => r.items, (e) => {
+    if (e instanceof YunApiError && e.status === 404) return undefined;
+    throw e;
+  }), [client]);
+  const cost = useAsync(() => (has('/v1/usage')
+    ? client.request<{ currency: string; total: string; groups: { key: string; cost: string }[]; forecast?: { month: string; actual: string; forecast: string } }>('GET', '/v1/usage', { query: { groupBy: 'service' } })
+    : Promise.resolve(undefined)), [client]);
   const instances = useLiveList<Resource<Record<string, unknown>, { state?: string }>>('instances', 'instance');
   const [events, setEvents] = useState<WatchEvent[]>(() => [...hub.recent]);
   const [perMinute, setPerMinute] = useState<number[]>(() => new Array(30).fill(0));
@@ -34,8 +46,11 @@ export function Dashboard() {
 
   const byState = new Map<string, number>();
   for (const i of instances.data ?? []) byState.set(i.status.state ?? 'pending', (byState.get(i.status.state ?? 'pending') ?? 0) + 1);
-  const pools = new Map<string, { cpus: number; cpuCap: number; mem: number; memCap: number; n: number; up: number }>();
-  for (const h of hosts.data ?? []) {
+  const pools = new Map<string, { cpus: number; cpuCap: number; mem: number; memCap: number; n: number; up: number; instances?: number }>();
+  for (const p of poolSummary.data ?? []) {
+    pools.set(p.name, { cpus: p.allocated.cpus, cpuCap: p.allocatable.cpus, mem: p.allocated.memoryMb, memCap: p.allocatable.memoryMb, n: p.hosts, instances: p.allocated.instances, up: (hosts.data ?? []).filter((h) => h.spec.pool === p.name && h.status.state === 'up').length });
+  }
+  if (!poolSummary.loading && !poolSummary.data) for (const h of hosts.data ?? []) {
     const p = pools.get(h.spec.pool) ?? { cpus: 0, cpuCap: 0, mem: 0, memCap: 0, n: 0, up: 0 };
     p.n++;
     if (h.status.state === 'up') p.up++;
@@ -61,11 +76,12 @@ export function Dashboard() {
         </section>
         <section className="card" aria-labelledby="h-cap">
           <h2 id="h-cap">Capacity by pool</h2>
-          <ErrorBox error={hosts.error} />
+          <ErrorBox error={hosts.error ?? poolSummary.error} />
           {[...pools].map(([name, p]) => (
             <div key={name} className="pool">
               <h3>{name} <span className="muted">{p.up}/{p.n} hosts up</span></h3>
               <Meter label="vCPU" used={p.cpus} total={p.cpuCap} unit="vCPU" />
+              {p.instances !== undefined ? <p className="muted">{p.instances} instances placed</p> : null}
               <Meter label="Memory" used={Math.round(p.mem / 1024 * 10) / 10} total={Math.round(p.memCap / 1024 * 10) / 10} unit="GiB" />
             </div>
           ))}
@@ -81,6 +97,19 @@ export function Dashboard() {
             </tbody>
           </table>
         </section>
+        {cost.data || cost.error ? (
+          <section className="card" aria-labelledby="h-cost">
+            <h2 id="h-cost"><Link to="/cost">Cost</Link> this month</h2>
+            <ErrorBox error={cost.error} />
+            {cost.data ? (
+              <>
+                <p className="big" data-testid="cost-mtd">{Number(cost.data.forecast?.actual ?? cost.data.total).toFixed(2)} {cost.data.currency}</p>
+                {cost.data.forecast ? <p className="muted">forecast for {cost.data.forecast.month}: {Number(cost.data.forecast.forecast).toFixed(2)} {cost.data.currency}</p> : null}
+                {cost.data.groups.length ? <BarChart title="by service" bars={cost.data.groups.map((g) => ({ label: g.key, value: Math.round(Number(g.cost) * 100) / 100 }))} height={90} /> : null}
+              </>
+            ) : null}
+          </section>
+        ) : null}
         <section className="card" aria-labelledby="h-inst">
           <h2 id="h-inst"><Link to="/instances">Instances</Link> by state</h2>
           <ErrorBox error={instances.error} />
