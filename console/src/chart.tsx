@@ -30,12 +30,14 @@ export function BarChart({ bars, title, height = 140 }: { bars: Bar[]; title: st
 /** A line over time buckets (e.g. events per minute). */
 export function Sparkline({ points, title, height = 60 }: { points: number[]; title: string; height?: number }) {
   const width = 300;
+  if (points.length === 1) points = [points[0]!, points[0]!];
   const max = Math.max(1, ...points);
   const step = points.length > 1 ? width / (points.length - 1) : width;
   const d = points.map((p, i) => `${i ? 'L' : 'M'}${(i * step).toFixed(1)},${(height - (p / max) * (height - 6) - 3).toFixed(1)}`).join(' ');
   return (
     <figure className="chart">
       <svg className="spark" style={{ height }} viewBox={`0 0 ${width} ${height}`} role="img" aria-label={`${title}: latest ${points[points.length - 1] ?? 0}`} preserveAspectRatio="none">
+        <line x1={0} x2={width} y1={height - 1} y2={height - 1} className="axis" />
         <path d={d} className="line" fill="none" />
       </svg>
       <figcaption>{title}</figcaption>
