@@ -1,0 +1,213 @@
+/**
+ * VM instances and block volumes through the REST API on a real cloud:
+ * tiny-vm built by the image service, a VM booted by the compute controller
+ * through the qemu driver (TCG when KVM does not really work), user-data in
+ * the guest, a volume hot-plugged live and written by the guest, detach,
+ * snapshot, a volume from the snapshot holding the same bytes, that volume
+ * mounted in container instances (read what the VM wrote, write, detach,
+ * re-attach elsewhere, read back), reboot, and adoption after a cloud
+ * restart (no second QEMU). Two TCG boots in all.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { pipeline } from 'node:stream/promises';
+import type { YunClient } from '../../src/sdk/client.ts';
+import { BlockApi } from '../../src/sdk/block.ts';
+import { compute } from '../../src/sdk/compute.ts';
+import { isRoot, requireCapability } from '../helpers/capability.ts';
+import { type BlockCloud, startBlockCloud, waitFor } from '../block/helpers.ts';
+import { pidsMentioning } from '../vm/helpers.ts';
+
+const BOOT_MS = 120_000;
+const hasTools = ['/usr/bin/qemu-system-x86_64', '/usr/bin/qemu-img', '/usr/bin/genisoimage', '/usr/bin/crun', '/usr/bin/perl'].every(existsSync);
+
+async function sha(path: string): Promise<string> {
+  const h = createHash('sha256');
+  await pipeline(createReadStream(path), h);
+  return h.digest('hex');
+}
+
+async function consoleHas(c: YunClient, name: string, text: string, timeoutMs: number): Promise<string> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const log = await compute(c).instance(name).logs();
+    if (String(log).includes(text)) return String(log);
+    if (Date.now() > end) throw new Error(`'${text}' not in the console of ${name} within ${timeoutMs} ms; tail:\n${String(log).slice(-2000)}`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+const count = (s: string, needle: string) => s.split(needle).length - 1;
+
+describe('VM instances and volumes through the API', { timeout: 900_000 }, () => {
+  let bc: BlockCloud;
+  let c: YunClient;
+  let b: BlockApi;
+  let volId = '';
+  let skip = '';
+  const ok = (t: import('node:test').TestContext) => requireCapability(t, !skip, skip);
+
+  before(async () => {
+    if (!isRoot()) { skip = 'needs root (loop mounts, crun)'; return; }
+    if (!hasTools) { skip = 'needs qemu-system-x86, qemu-utils, genisoimage, crun, perl'; return; }
+    bc = await startBlockCloud();
+    c = bc.c;
+    b = new BlockApi(c);
+    await c.request('POST', '/v1/images', { body: { name: 'tiny-vm', spec: { source: { build: 'tiny-vm' } } } });
+    await c.request('POST', '/v1/images', { body: { name: 'busybox', spec: { source: { build: 'busybox' } } } });
+    for (const n of ['tiny-vm', 'busybox']) {
+      const r = await waitFor(c, 'images', n, (x) => ['available', 'error'].includes(String(x.status.state)), 300_000);
+      if (r.status.state !== 'available') skip = `image ${n} cannot be built here: ${String(r.status.reason)}`;
+    }
+  });
+
+  after(async () => {
+    await bc?.stop();
+  });
+
+  it('refuses a VM image as a container and a container image as a VM', async (t) => {
+    if (!ok(t)) return;
+    await assert.rejects(c.request('POST', '/v1/instances', { body: { name: 'bad1', spec: { image: 'tiny-vm', cpus: 1, memoryMb: 128 } } }), /VM image/);
+    await assert.rejects(c.request('POST', '/v1/instances', { body: { name: 'bad2', spec: { image: 'busybox', type: 'vm', cpus: 1, memoryMb: 128 } } }), /container image/);
+  });
+
+  it('boots a VM from tiny-vm; user-data runs; the serial console is the instance log; accelerator in status', async (t) => {
+    if (!ok(t)) return;
+    const v = await b.volumes.create('data1', { sizeGb: 0.0625 });
+    volId = v.id;
+    await b.waitVolume('data1', 'available');
+    const serial = volId.slice(0, 20);
+    // Guest side of the live attach test: wait for the volume's disk, put a filesystem and a file on it.
+    const userData = `#!/bin/sh
+echo "UD-HELLO from $(hostname)"
+while :; do
+  for s in /sys/block/vd*/serial; do
+    [ "$(cat $s 2>/dev/null)" = "${serial}" ] && dev=/dev/$(basename $(dirname $s)) && break 2
+  done
+  sleep 1
+done
+mke2fs -q $dev && mkdir -p /mnt/data && mount $dev /mnt/data && echo "written-by-the-vm" > /mnt/data/hello.txt && umount /mnt/data && sync && echo "UD-WROTE $dev"
+`;
+    const t0 = Date.now();
+    await c.request('POST', '/v1/instances', { body: { name: 'vm1', spec: { image: 'tiny-vm', type: 'vm', cpus: 2, memoryMb: 256, userData } } });
+    const r = await waitFor(c, 'instances', 'vm1', (x) => ['running', 'error'].includes(String(x.status.state)), BOOT_MS);
+    assert.equal(r.status.state, 'running', String(r.status.reason));
+    const log = await consoleHas(c, 'vm1', 'YUN-TINY-VM: BOOTED', BOOT_MS);
+    t.diagnostic(`create → boot marker through the API: ${Date.now() - t0} ms`);
+    assert.match(log, /2 vCPU, 2\d{5} kB memory/, 'cpus and memory from the instance spec');
+    await consoleHas(c, 'vm1', 'UD-HELLO from vm1', 60_000);
+    const st = await waitFor(c, 'instances', 'vm1', (x) => Boolean(x.status.vm), 30_000);
+    const vm = st.status.vm as { accelerator: string; warnings: string[] };
+    assert.equal(st.status.driver, 'qemu');
+    assert.ok(['kvm', 'tcg'].includes(vm.accelerator));
+    t.diagnostic(`accelerator ${vm.accelerator}${vm.warnings.length ? `; warning: ${vm.warnings.join('; ')}` : ''}`);
+    assert.match(bc.vm.describe()['vm accelerator'] ?? '', /kvm|tcg/, 'doctor line');
+    await assert.rejects(c.request('POST', '/v1/instances/vm1/exec', { body: { command: ['true'] } }), /exec into VMs/);
+  });
+
+  it('attaches a volume live: the guest sees the disk and writes to it; 409 for in-use; detach', async (t) => {
+    if (!ok(t)) return;
+    await b.attach('data1', 'vm1');
+    const v = await b.waitVolume('data1', 'in-use', 60_000);
+    assert.equal((v.status.attachment as { kind: string }).kind, 'vm');
+    await consoleHas(c, 'vm1', `serial=${volId.slice(0, 20)}`, 60_000);
+    await consoleHas(c, 'vm1', 'UD-WROTE', 120_000);
+    await assert.rejects(b.attach('data1', 'vm1'), /in use/);
+    await assert.rejects(b.volumes.delete('data1'), /attached/);
+    await assert.rejects(b.snapshots.create('bad', { volume: 'data1' }), /no live snapshots/);
+    await b.detach('data1');
+    await b.waitVolume('data1', 'available', 60_000);
+    await consoleHas(c, 'vm1', 'block device removed', 60_000);
+  });
+
+  it('a snapshot makes a new volume with the same bytes', async (t) => {
+    if (!ok(t)) return;
+    await b.snapshots.create('before-upgrade', { volume: 'data1' });
+    await b.waitSnapshot('before-upgrade');
+    await b.volumes.create('data2', { sizeGb: 0.0625, fromSnapshot: 'before-upgrade' });
+    const v2 = await b.waitVolume('data2', 'available');
+    const p1 = (await bc.block.drivers.file.attachment(volId)).path;
+    const p2 = (await bc.block.drivers.file.attachment(v2.id)).path;
+    assert.equal(await sha(p2), await sha(p1));
+  });
+
+  it('a volume in containers is a mounted filesystem: read what the VM wrote, write, detach, re-attach elsewhere, read back', async (t) => {
+    if (!ok(t)) return;
+    const exec = async (name: string, command: string[]) => c.request<{ stdout: string; stderr: string; exitCode: number }>('POST', `/v1/instances/${name}/exec`, { body: { command } });
+    for (const n of ['c1', 'c2']) await c.request('POST', '/v1/instances', { body: { name: n, spec: { image: 'busybox', cpus: 0.5, memoryMb: 64 } } });
+    for (const n of ['c1', 'c2']) assert.equal((await waitFor(c, 'instances', n, (x) => ['running', 'error'].includes(String(x.status.state)), 60_000)).status.state, 'running');
+    await b.attach('data2', 'c1', { mountPath: '/data' });
+    const v = await b.waitVolume('data2', 'in-use', 60_000);
+    assert.equal((v.status.attachment as { mountPath: string }).mountPath, '/data');
+    assert.equal((await exec('c1', ['cat', '/data/hello.txt'])).stdout, 'written-by-the-vm\n');
+    assert.equal((await exec('c1', ['sh', '-c', 'echo from-c1 > /data/c1.txt && sync'])).exitCode, 0);
+    await b.detach('data2');
+    await b.waitVolume('data2', 'available', 60_000);
+    assert.notEqual((await exec('c1', ['cat', '/data/c1.txt'])).exitCode, 0, 'gone from c1 after detach');
+    await b.attach('data2', 'c2', { mountPath: '/srv/vol' });
+    await b.waitVolume('data2', 'in-use', 60_000);
+    assert.equal((await exec('c2', ['cat', '/srv/vol/c1.txt'])).stdout, 'from-c1\n');
+    // a container restart gives it a new mount namespace: the controller mounts the volume again
+    await c.request('POST', '/v1/instances/c2/actions/reboot', { body: {} });
+    await waitFor(c, 'volumes', 'data2', (x) => (x.status.attachment as { pid?: number } | undefined)?.pid !== (v.status.attachment as { pid?: number }).pid && x.status.state === 'in-use', 60_000);
+    const end = Date.now() + 30_000;
+    let out = '';
+    while (Date.now() < end && out !== 'from-c1\n') {
+      out = (await exec('c2', ['cat', '/srv/vol/c1.txt']).catch(() => ({ stdout: '' }))).stdout;
+      if (out !== 'from-c1\n') await new Promise((r) => setTimeout(r, 300));
+    }
+    assert.equal(out, 'from-c1\n', 'mounted again after the container restart');
+    // the volume outlives the instance
+    await c.request('DELETE', '/v1/instances/c2');
+    await b.waitVolume('data2', 'available', 60_000);
+    assert.ok(!((await b.volumes.get('data2')).spec as { attachment?: unknown }).attachment);
+  });
+
+  it('reboot goes through the driver (the guest boots again)', async (t) => {
+    if (!ok(t)) return;
+    const before = count(await compute(c).instance('vm1').logs(), 'YUN-TINY-VM: BOOTED');
+    await c.request('POST', '/v1/instances/vm1/actions/reboot', { body: {} });
+    const end = Date.now() + BOOT_MS;
+    for (;;) {
+      const n = count(await compute(c).instance('vm1').logs(), 'YUN-TINY-VM: BOOTED');
+      if (n > before) break;
+      if (Date.now() > end) assert.fail('no second boot marker after reboot');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.equal((await waitFor(c, 'instances', 'vm1', (x) => x.status.state === 'running', 30_000)).status.state, 'running');
+  });
+
+  it('a restarted cloud adopts the running VM: same QEMU, never a second one', async (t) => {
+    if (!ok(t)) return;
+    const before = await waitFor(c, 'instances', 'vm1', (x) => x.status.state === 'running');
+    const pid = before.status.pid as number;
+    const home = bc.home;
+    await bc.stop({ keepWorkloads: true });
+    bc = await startBlockCloud({ home });
+    c = bc.c;
+    b = new BlockApi(c);
+    await new Promise((r) => setTimeout(r, 1500));
+    const after = await waitFor(c, 'instances', 'vm1', (x) => x.status.state === 'running', 30_000);
+    assert.equal(after.status.pid, pid);
+    assert.deepEqual(await pidsMentioning(home), [pid]);
+  });
+
+  it('deletes: the VM, then volumes and snapshots; quota released', async (t) => {
+    if (!ok(t)) return;
+    for (const n of ['vm1', 'c1']) await c.request('DELETE', `/v1/instances/${n}`);
+    for (const n of ['vm1', 'c1']) await c.resource('instances').waitFor(n, () => false, 1).catch(() => undefined);
+    const end = Date.now() + 60_000;
+    while ((await c.resource('instances').listAll()).length && Date.now() < end) await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await c.resource('instances').listAll()).length, 0);
+    assert.deepEqual(await pidsMentioning(bc.home), [], 'no QEMU left');
+    await b.volumes.delete('data1');
+    await b.volumes.delete('data2');
+    await b.snapshots.delete('before-upgrade');
+    while (((await b.volumes.listAll()).length || (await b.snapshots.listAll()).length) && Date.now() < end) await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await b.volumes.listAll()).length, 0);
+    const p = await c.request<{ quotas: { resource: string; used: number }[] }>('GET', '/v1/projects/default');
+    for (const q of ['volumes', 'volume_gb', 'snapshots', 'instances']) assert.equal(p.quotas.find((x) => x.resource === q)?.used, 0, q);
+  });
+});
