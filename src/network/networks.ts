@@ -4,6 +4,7 @@
  * networks of a host share one kernel, a CIDR used by another project on this
  * host is refused too (409, without naming the other project).
  */
+import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { YunError, invalid } from '../core/errors.ts';
 import type { Resource } from '../core/resource.ts';
@@ -27,9 +28,27 @@ async function othersOnHost(q: Sql, selfId?: string): Promise<NetworkResource[]>
   return (await new Resources(q).all<NetworkResourceSpec, NetworkResourceStatus>(KIND.network)).filter((n) => n.id !== selfId);
 }
 
-/** IPv4 networks of the host's own interfaces (an auto-chosen CIDR must not shadow them). */
+/**
+ * IPv4 networks the host already routes (an auto-chosen CIDR must not shadow
+ * them): the kernel's main table from /proc/net/route — it also lists links
+ * without carrier, which os.networkInterfaces() leaves out — plus interface
+ * addresses. A quick synchronous read, safe inside a transaction.
+ */
 function hostNetworks(): Cidr[] {
   const out: Cidr[] = [];
+  const le = (hex: string) => {
+    const n = Number.parseInt(hex, 16);
+    return ((n & 255) << 24 | ((n >>> 8) & 255) << 16 | ((n >>> 16) & 255) << 8 | ((n >>> 24) & 255)) >>> 0;
+  };
+  let table = '';
+  try { table = readFileSync('/proc/net/route', 'utf8'); } catch { /* not Linux: interfaces only */ }
+  for (const line of table.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 8 || f[1] === '00000000') continue;
+    const mask = le(f[7]!);
+    const prefix = 32 - Math.log2((~mask >>> 0) + 1);
+    if (Number.isInteger(prefix) && prefix > 0) out.push({ network: (le(f[1]!) & mask) >>> 0, prefix, text: `${formatIpv4(le(f[1]!))}/${prefix}` });
+  }
   for (const addrs of Object.values(networkInterfaces())) {
     for (const a of addrs ?? []) {
       if (a.family !== 'IPv4' || !a.cidr || a.internal) continue;
