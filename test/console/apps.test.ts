@@ -70,6 +70,16 @@ describe('web console: apps', () => {
     await page.locator('table[aria-label="Replicas"] tbody tr').nth(1).waitFor({ timeout: 60_000 });
     assert.equal(await page.locator('table[aria-label="Replicas"] tbody tr').count(), 2);
     await page.locator('table[aria-label="Revisions"] tbody tr').first().waitFor();
+
+    // Autoscaling policy: set it, see it summarised, find it in the API.
+    await page.getByLabel('Min replicas').fill('1');
+    await page.getByLabel('Max replicas').fill('4');
+    await page.getByLabel('Metric').selectOption('requests-per-second');
+    await page.getByLabel('Target', { exact: true }).fill('50');
+    await page.getByRole('button', { name: 'Set policy' }).click();
+    await page.getByTestId('hpa-summary').filter({ hasText: 'Between 1 and 4 replicas' }).waitFor();
+    const hpa = await c.resource('app-autoscalers').get('hello');
+    assert.deepEqual((hpa.spec as { metrics: unknown }).metrics, [{ type: 'requests-per-second', target: 50 }]);
     await page.screenshot({ path: join(await screenshotDir(), '16-app.png'), fullPage: true });
 
     await page.getByRole('button', { name: 'Delete' }).click();

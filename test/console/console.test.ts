@@ -143,6 +143,14 @@ describe('web console', () => {
     await page.getByTestId('console-log').filter({ hasText: 'hello-from-the-console' }).waitFor({ timeout: 30_000 });
     await shot(page, '06-instance-detail');
 
+    // Resize to a bigger flavor (a restart is allowed when the driver cannot resize live).
+    await page.getByRole('button', { name: 'Resize' }).click();
+    await page.getByLabel('New flavor').selectOption('m1.small');
+    await page.getByRole('button', { name: 'Resize', exact: true }).last().click();
+    await team2.resource('instances').waitFor('web1', (r) => r.spec.flavor === 'm1.small', 10_000);
+    await page.locator('.page-head [data-state="running"]').waitFor({ timeout: 60_000 });
+    await page.getByText('m1.small').first().waitFor();
+
     // Stop, start, delete from the detail page.
     await page.getByRole('button', { name: 'Stop' }).click();
     await page.locator('.page-head [data-state="stopped"]').waitFor({ timeout: 60_000 });

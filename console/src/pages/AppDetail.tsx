@@ -5,6 +5,7 @@ import { useAsync } from '../hooks.ts';
 import { Link, navigate } from '../router.tsx';
 import { ErrorBox, PageHead, State, Table, ago, useAction } from '../ui.tsx';
 import type { AppResource } from './Apps.tsx';
+import { Autoscaler } from './Autoscaler.tsx';
 
 interface Traffic { requestsPerSecond: number; errorsPerSecond: number; p50Ms: number; p95Ms: number; p99Ms: number }
 interface StatusDoc { status: AppResource['status']; traffic?: Traffic }
@@ -14,7 +15,7 @@ const POLL_MS = 2000;
 const POINTS = 60;
 
 export function AppDetail({ name }: { name: string }) {
-  const { client, hub, canWrite } = useApp();
+  const { client, hub, canWrite, has } = useApp();
   const path = `/v1/apps/${encodeURIComponent(name)}`;
   const first = useAsync(() => client.request<AppResource>('GET', path), [client, name]);
   const [live, setLive] = useState<AppResource | undefined>();
@@ -79,6 +80,7 @@ export function AppDetail({ name }: { name: string }) {
           <Sparkline title={`ready replicas (now ${series.ready.at(-1) ?? 0})`} points={series.ready} />
         </section>
       </div>
+      {has('/v1/app-autoscalers') ? <Autoscaler app={a.name} /> : null}
       <section className="card" aria-labelledby="h-rep">
         <h2 id="h-rep">Replica instances</h2>
         <Table label="Replicas" rows={a.status.replicaStatus ?? []} rowKey={(r) => r.name} empty="No replicas."
