@@ -16,10 +16,10 @@ const num = (name: string) => (v: string) => {
   return n;
 };
 
-type R = { name: string; spec: object; status: Record<string, unknown> };
+type R = { id: string; name: string; spec: object; status: Record<string, unknown> };
 const row = (r: R) => {
   const st = r.status as { attachment?: { instance?: string; mountPath?: string; serial?: string } };
-  return { name: r.name, ...r.spec, ...r.status, attachedTo: st.attachment?.instance ?? '', where: st.attachment?.mountPath ?? (st.attachment?.serial ? `virtio-${st.attachment.serial}` : '') };
+  return { name: r.name, id: r.id, ...r.spec, ...r.status, attachedTo: st.attachment?.instance ?? '', where: st.attachment?.mountPath ?? (st.attachment?.serial ? `virtio-${st.attachment.serial}` : '') };
 };
 const COLS = ['name', 'state', 'sizeGb', 'type', 'attachedTo', 'where', 'fromSnapshot', 'allocatedBytes'];
 
