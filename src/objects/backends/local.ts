@@ -92,6 +92,7 @@ export function createLocalBackend(opts: { root: string; fsync?: boolean }): Obj
       let inflight: Promise<unknown> | undefined;
       let syncing: Promise<unknown> | undefined;
       let sinceSync = 0;
+      let syncBusy = false;
       const startFlush = async () => {
         if (inflight) await inflight;
         inflight = undefined;
@@ -104,11 +105,12 @@ export function createLocalBackend(opts: { root: string; fsync?: boolean }): Obj
         inflight = fh.writev(bufs).then((r) => { if (r.bytesWritten !== n) throw Object.assign(new Error('short write'), { code: 'ENOSPC' }); });
         inflight.catch(() => undefined); // surfaced by the next await, never unhandled
         sinceSync += n;
-        if (doSync && sinceSync >= SYNC_EVERY) {
+        if (doSync && sinceSync >= SYNC_EVERY && !syncBusy) {
+          // Never wait for it here: a write-back in progress just skips this round.
           sinceSync = 0;
-          const w = inflight;
-          if (syncing) await syncing;
-          syncing = w.then(() => fh.datasync());
+          syncBusy = true;
+          const prev = syncing;
+          syncing = inflight.then(() => prev).then(() => fh.datasync()).finally(() => { syncBusy = false; });
           syncing.catch(() => undefined);
         }
       };

@@ -135,7 +135,6 @@ export class GroupCommitter {
           await new Promise((r) => setTimeout(r, 1));
         }
         const batch = this.queue.splice(0, this.maxBatch);
-        if (process.env.YUN_DEBUG_BATCH) process.stderr.write(`${batch.length} `);
         try {
           const removed: string[] = [];
           const out = await this.ctx.store.tx(async (q) => {
@@ -150,7 +149,7 @@ export class GroupCommitter {
             return res;
           });
           this.ctx.collect(removed);
-          out.forEach((r, i) => ('ok' in r ? batch[i]!.resolve(r.ok) : batch[i]!.reject(r.err)));
+          out.forEach((r, i) => { if ('ok' in r) batch[i]!.resolve(r.ok); else batch[i]!.reject(r.err); });
         } catch {
           for (const p of batch) await commitAlone(this.ctx, p.v, p.conds).then(p.resolve, p.reject);
         }
