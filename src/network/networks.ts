@@ -84,6 +84,8 @@ export async function normalizeNetwork(input: Partial<NetworkResourceSpec>, q: S
     if (o.project === project) throw invalid('/spec/cidr', `${cidr.text} overlaps network '${o.name}' (${o.spec.cidr})`);
     throw new YunError('Conflict', `${cidr.text} overlaps a network of another project on this host`, { field: '/spec/cidr' });
   }
+  const routed = hostNetworks().find((h) => overlaps(cidr, h));
+  if (routed) throw new YunError('Conflict', `${cidr.text} overlaps ${routed.text}, which this host already routes`, { field: '/spec/cidr' });
   let gateway = gatewayOf(cidr);
   if (input.gateway !== undefined) {
     const g = parseIpv4(input.gateway);

@@ -58,6 +58,21 @@ test('network service API, IPAM, security groups, floating IPs, LB, restart', { 
     e = await problem(api.networks.create('bad', { cidr: '10.219.9.0/24', gateway: '10.219.8.1' }));
     assert.equal(e.field, '/spec/gateway');
     const other = await api.networks.create('other', { cidr: '10.219.5.0/24' });
+    e = await problem(api.networks.create('shadow', { cidr: '10.219.0.0/16' }));
+    assert.equal(e.field, '/spec/cidr', 'a CIDR containing an existing network is refused');
+    // a network the host itself routes (e.g. the uplink's subnet) is refused too
+    const uplink = (await import('node:os')).networkInterfaces();
+    const hostNet = Object.entries(uplink).flatMap(([dev, as]) => (as ?? []).filter((a) => a.family === 'IPv4' && !a.internal && !dev.startsWith('y') && /\/(8|9|1\d|2[0-9])$/.test(a.cidr ?? '')).map((a) => a.cidr!))[0];
+    if (hostNet) {
+      const [ip, len] = hostNet.split('/');
+      const o = ip!.split('.').map(Number);
+      const mask = Number(len);
+      const n = (((o[0]! << 24) | (o[1]! << 16) | (o[2]! << 8) | o[3]!) >>> 0) & (mask === 0 ? 0 : (0xffffffff << (32 - mask)) >>> 0);
+      const text = `${[n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.')}/${mask}`;
+      e = await problem(api.networks.create('uplink', { cidr: text }));
+      assert.equal(e.status, 409, `host network ${text} refused`);
+      assert.equal(e.field, '/spec/cidr');
+    }
     await api.networks.waitFor('backend', (n) => n.status.state === 'active', 10_000);
 
     // --- security groups: syntax, remote group in project only ---
