@@ -97,7 +97,15 @@ export class InstanceController {
     }
   }
 
+  /** A placement not yet written: it rides along with the next status write of the same reconcile. */
+  private readonly unwritten = new Map<string, Partial<InstanceStatus>>();
+
   private async setStatus(id: string, patch: Partial<InstanceStatus>, gen?: number): Promise<void> {
+    const carried = this.unwritten.get(id);
+    if (carried) {
+      this.unwritten.delete(id);
+      patch = { ...carried, ...patch };
+    }
     // One transaction: the status row and its event commit together (one fsync, not two).
     await this.d.store.tx((q) => new Resources(q).updateStatus<InstanceStatus>('instance', id, (s) => {
       const next: InstanceStatus = { ...s, ...patch, ...(gen !== undefined ? { observedGeneration: gen } : {}) };
@@ -149,10 +157,20 @@ export class InstanceController {
         return;
       }
     }
-    await this.setStatus(r.id, { state: 'scheduled', reason: undefined, hostId: p.hostId, host: p.hostName, pool: p.pool, driver: this.d.driver.name });
-    if (p.hostId !== this.d.hostId) return;
-    const placed = await this.res.getById(r.id) as Instance | undefined;
-    return placed && !placed.deletionTimestamp ? this.converge(placed) : { requeueAfterMs: 0 };
+    const placement: Partial<InstanceStatus> = { state: 'scheduled', reason: undefined, hostId: p.hostId, host: p.hostName, pool: p.pool, driver: this.d.driver.name };
+    if (p.hostId !== this.d.hostId) {
+      await this.setStatus(r.id, placement);
+      return;
+    }
+    // Our own host: go straight on; the placement is written with the first status change
+    // ('starting'), saving a commit. If we die before that, the claim in the store makes
+    // the next placement of this instance land on the same host (placement is idempotent).
+    this.unwritten.set(r.id, placement);
+    try {
+      return await this.converge({ ...r, status: { ...r.status, ...placement } });
+    } finally {
+      if (this.unwritten.has(r.id)) await this.setStatus(r.id, {});
+    }
   }
 
   private networked(r: Instance): NetworkedInstance {
