@@ -125,6 +125,17 @@ test('network service API, IPAM, security groups, floating IPs, LB, restart', { 
     assert.equal(await nsGet(nsB, 'http://10.219.5.2/', 2), undefined);
     assert.equal((await nsRun(nsC, ['/bin/busybox', 'ping', '-c', '1', '-W', '1', '10.219.0.2'])).code !== 0, true);
 
+    // two NICs: one instance on both networks answers each on its own address; the networks stay apart
+    const m = await cloud.net.networking.prepare(inst('i-svc-m', 'multi', ['backend', 'other']));
+    assert.deepEqual(m.addresses.map((x) => x.network), ['backend', 'other']);
+    const nsM = m.netnsPath!.split('/').pop()!;
+    procs.httpd(nsM, 80, www);
+    const [mb, mo] = m.addresses.map((x) => x.ip);
+    assert.ok(await waitFor(async () => (await nsGet(nsB, `http://${mb}/`)) === 'hello\n', 5000), 'multi via backend');
+    assert.ok(await waitFor(async () => (await nsGet(nsC, `http://${mo}/`)) === 'hello\n', 5000), 'multi via other');
+    assert.equal(await nsGet(nsC, `http://${mb}/`, 2), undefined, 'no routing through the two-NIC instance');
+    await cloud.net.networking.release(inst('i-svc-m', 'multi'));
+
     // rule add → allowed within a second, without restarting anything
     const t0 = Date.now();
     await api.securityGroups.addRule('web', 'ingress tcp 8080 10.219.0.0/24');
