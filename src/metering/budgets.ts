@@ -98,13 +98,14 @@ export class BudgetController {
     for (const b of budgets) {
       let s = spendCache.get(b.project);
       if (!s) { s = await this.o.spend(b.project, now); spendCache.set(b.project, s); }
-      await this.evaluateOne(b, s, period, now);
+      await this.fire(b, s, period, now);
     }
     await this.deliverPending(budgets, now);
+    for (const b of budgets) await this.writeStatus(b, spendCache.get(b.project)!, period);
     this.o.poke?.();
   }
 
-  private async evaluateOne(b: Resource<BudgetSpec, BudgetStatus>, s: Spend, period: string, now: number): Promise<void> {
+  private async fire(b: Resource<BudgetSpec, BudgetStatus>, s: Spend, period: string, now: number): Promise<void> {
     const amount = parseMoney(b.spec.amount);
     for (const a of b.spec.alerts ?? []) {
       const basis = a.basis ?? 'actual';
@@ -118,6 +119,10 @@ export class BudgetController {
       await this.o.store.run(`INSERT INTO metering_budget_alerts (budget_id, period, threshold, basis, project, payload, fired_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (budget_id, period, threshold, basis) DO NOTHING`, [b.id, period, Math.round(a.percent * 1000), basis, b.project, JSON.stringify(payload), now]);
     }
+  }
+
+  private async writeStatus(b: Resource<BudgetSpec, BudgetStatus>, s: Spend, period: string): Promise<void> {
+    const amount = parseMoney(b.spec.amount);
     const rows = await this.o.store.all<AlertRow>('SELECT * FROM metering_budget_alerts WHERE budget_id = ? AND period = ? ORDER BY fired_ms, threshold', [b.id, period]);
     const pa = percentOf(s.actual, amount);
     await new Resources(this.o.store).updateStatus<BudgetStatus>('budget', b.id, (cur) => ({
