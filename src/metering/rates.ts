@@ -50,8 +50,8 @@ export function ratesFor(r: Resource | undefined): Rate[] {
       return status.state === 'failed' ? [] : [{ sku: 'network.lb', perSecond: 1 }];
     case 'volume': {
       const gb = num(spec.sizeGb) ?? num(spec.size) ?? 0;
-      const type = typeof spec.type === 'string' ? spec.type : typeof spec.driver === 'string' ? spec.driver : undefined;
-      return gb > 0 ? [{ sku: type ? `volume.storage:${type}` : 'volume.storage', perSecond: gb }] : [];
+      const type = typeof spec.type === 'string' ? spec.type : 'file';
+      return gb > 0 && status.state !== 'error' ? [{ sku: `volume.storage:${type}`, perSecond: gb }] : [];
     }
     default:
       return [];
