@@ -6,10 +6,11 @@ import { registerDoctor } from './commands/doctor.ts';
 import { registerComputeCommands } from './commands/compute.ts';
 import { registerNetworkCommands } from './commands/network.ts';
 import { registerVolumeCommands } from './commands/volume.ts';
+import { registerCostCommands } from './commands/cost.ts';
 import { type CliEnv, makeEnv } from './env.ts';
 
 /** Every command module registers itself here: one line per module. */
-const MODULES: ((program: Command, env: CliEnv) => void)[] = [registerUp, registerDoctor, registerIdentityCommands, registerNetworkCommands, registerComputeCommands, registerVolumeCommands];
+const MODULES: ((program: Command, env: CliEnv) => void)[] = [registerUp, registerDoctor, registerIdentityCommands, registerNetworkCommands, registerComputeCommands, registerVolumeCommands, registerCostCommands];
 
 export function buildProgram(): Command {
   const program = new Command('yun')
