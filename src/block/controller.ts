@@ -20,7 +20,7 @@ import type { StateStore } from '../store/types.ts';
 import { type ReconcileResult, WorkQueue } from '../compute/workqueue.ts';
 import type { ComputeDriver } from '../compute/drivers/types.ts';
 import type { QemuDriver } from '../compute/drivers/qemu/index.ts';
-import { type VolumeDriver, gbToBytes, mountForContainer, prepareFilesystem, unmount } from './drivers/index.ts';
+import { type VolumeDriver, filesystemType, gbToBytes, isMounted, mountForContainer, prepareFilesystem, unmount } from './drivers/index.ts';
 import { bindIntoContainer, mountedIn, unbindFromContainer } from './attach/container.ts';
 import { runTool } from './drivers/common.ts';
 import type { SnapshotSpec, SnapshotStatus, VolumeAttachmentStatus, VolumeSpec, VolumeStatus, VolumeType } from './types.ts';
@@ -172,6 +172,7 @@ export class BlockController {
     const pid = w.state === 'running' ? w.pid : undefined;
     if (have?.pid === pid && pid && (await mountedIn(pid, mountPath))) return have;
     if (!have) await this.setStatus<VolumeStatus>('volume', v.id, { state: 'attaching' });
+    await this.growIfPending(v);
     await prepareFilesystem(file, { label: v.name });
     await mountForContainer(file, this.hostMount(v));
     if (pid) await bindIntoContainer(pid, this.hostMount(v), mountPath);
@@ -186,6 +187,7 @@ export class BlockController {
     const w = c ? await c.driver.inspect(have.instanceId) : undefined;
     if (have.mountPath && w?.state === 'running' && w.pid) await unbindFromContainer(w.pid, have.mountPath);
     await unmount(this.hostMount(v));
+    await this.growIfPending(v);
   }
 
   private async extend(v: Volume, drv: VolumeDriver, have: VolumeAttachmentStatus | undefined, c: ReturnType<BlockControllerDeps['compute']>): Promise<void> {
@@ -197,15 +199,39 @@ export class BlockController {
     }
     await drv.extend(v.id, v.spec.sizeGb);
     if (live) await c!.qemu.resizeVolume(have!.instanceId, v.id, bytes);
-    if (have?.kind === 'container') {
+    if (have?.kind === 'container' && (await isMounted(this.hostMount(v)))) {
       // ext4 grows online: refresh the loop device's size, then resize2fs on the mounted filesystem.
+      // That needs CAP_SYS_RESOURCE; without it the filesystem grows offline at the next detach or attach.
       const file = await drv.attachment(v.id);
       const loops = (await runTool('losetup', ['-j', file.path])).split('\n').map((l) => l.split(':')[0]).filter(Boolean) as string[];
-      for (const dev of loops) {
-        await runTool('losetup', ['-c', dev]);
-        await runTool('resize2fs', [dev]);
+      try {
+        for (const dev of loops) {
+          await runTool('losetup', ['-c', dev]);
+          await runTool('resize2fs', [dev]);
+        }
+      } catch (e) {
+        this.d.log.warn({ err: e, volume: v.id }, 'online filesystem resize failed; it grows at the next detach');
+        await this.setStatus<VolumeStatus>('volume', v.id, { fsResizePending: true, message: `the filesystem grows when the volume is next detached or attached (online resize failed: ${(e as Error).message.split('\n').slice(-1)[0]})` });
       }
+    } else if (v.spec.type !== 'qcow2' && (!have || have.kind === 'container')) {
+      await this.setStatus<VolumeStatus>('volume', v.id, { fsResizePending: true });
     }
+  }
+
+  /** Grows an unmounted volume's filesystem after an extend that could not do it online. */
+  private async growIfPending(v: Volume): Promise<void> {
+    const cur = await this.res.getById<VolumeSpec, VolumeStatus>(v.id);
+    if (!cur?.status.fsResizePending || (await isMounted(this.hostMount(v)))) return;
+    const file = await this.driver(v.spec.type).attachment(v.id);
+    if ((await runTool('losetup', ['-j', file.path])).trim()) return; // still held (a lazy unmount): try again at the next attach
+    if (await filesystemType(file)) {
+      // e2fsck exits 1 when it corrected something (free counts after an unclean state): still fine to resize.
+      await runTool('e2fsck', ['-f', '-p', file.path]).catch((e: unknown) => {
+        if ((e as { cause?: { code?: unknown } }).cause?.code !== 1) throw e;
+      });
+      await runTool('resize2fs', [file.path]);
+    }
+    await this.setStatus<VolumeStatus>('volume', v.id, { fsResizePending: undefined, message: undefined });
   }
 
   private async finalizeVolume(v: Volume): Promise<void> {

@@ -46,6 +46,9 @@ export interface VolumeStatus {
   allocatedBytes?: number;
   format?: 'raw' | 'qcow2';
   attachment?: VolumeAttachmentStatus;
+  /** The volume grew but its filesystem not yet (no online resize here); it grows at the next detach/attach. */
+  fsResizePending?: boolean;
+  message?: string;
   observedGeneration?: number;
   conditions?: import('../core/resource.ts').Condition[];
   [k: string]: unknown;

@@ -4,7 +4,7 @@
 #   nsmount.pl bind   PID HOST_DIR TARGET   open_tree(HOST_DIR, clone|recursive),
 #                                           setns(PID's mnt ns), mkdir -p TARGET,
 #                                           move_mount(tree -> TARGET)
-#   nsmount.pl unbind PID TARGET            setns, umount2(TARGET, MNT_DETACH)
+#   nsmount.pl unbind PID TARGET            setns, umount2(TARGET) (MNT_DETACH when busy)
 # Arguments are data, never evaluated. Needs root and Linux >= 5.2.
 use strict;
 use warnings;
@@ -40,6 +40,8 @@ if ($op eq 'bind') {
   my ($dst) = @rest;
   die "target must be absolute\n" unless defined $dst && $dst =~ m{^/};
   enter();
+  # a plain unmount first, so the filesystem (and its loop device) is really released; lazy only when busy
+  exit 0 if syscall($umount2, $dst, 0) == 0;
   if (syscall($umount2, $dst, $MNT_DETACH) != 0) {
     exit 0 if $!{EINVAL} || $!{ENOENT}; # not mounted: nothing to do
     die "umount $dst: $!\n";
