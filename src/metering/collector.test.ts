@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { type TestContext, after, before, describe, it } from 'node:test';
 import type { OpenedStore } from '../store/index.ts';
+import { requireCapability } from '../../test/helpers/capability.ts';
 import { buildCatalogue, priceChanges } from './catalogue.ts';
 import { Collector } from './collector.ts';
 import { computeInvoices } from './invoices.ts';
@@ -10,13 +11,25 @@ import { History, TestClock, meteringStore } from './testing.ts';
 
 const H = 3_600_000;
 
-describe('collector', () => {
+for (const engine of ['sqlite', 'postgres'] as const) describe(`collector (${engine})`, () => {
   let store: OpenedStore;
+  let drop: (() => Promise<void>) | undefined;
+  let unavailable = '';
   const clock = new TestClock(Date.parse('2026-11-01T00:00:00Z'));
-  before(async () => { store = await meteringStore(); });
-  after(async () => { await store.close(); });
+  before(async () => {
+    if (engine === 'sqlite') { store = await meteringStore(); return; }
+    try {
+      const { freshDatabase } = await import('../../test/helpers/postgres.ts');
+      const db = await freshDatabase();
+      drop = db.drop;
+      store = await meteringStore(db.url);
+    } catch (e) { unavailable = (e as Error).message; }
+  });
+  after(async () => { await store?.close(); await drop?.(); });
+  const ok = (t: TestContext) => !unavailable || requireCapability(t, false, `PostgreSQL: ${unavailable}`);
 
-  it('measures instance running time between state transitions, to the second, per hour', async () => {
+  it('measures instance running time between state transitions, to the second, per hour', async (t) => {
+    if (!ok(t)) return;
     const h = new History(store);
     const vm = await h.instance('p1', 'web', '2026-11-10T09:00:00Z', { vcpus: 2, ramMb: 4096, diskGb: 40 });
     await h.state(vm, 'starting', '2026-11-10T09:00:05Z');
@@ -44,7 +57,8 @@ describe('collector', () => {
     assert.equal(recs2.filter((r) => r.sku === 'compute.vcpu:vm').reduce((s, r) => s + r.quantity, 0n), 2000n * (9030n + 3600n));
   });
 
-  it('is idempotent: a second pass adds nothing; a pass replayed after a lost watermark adds nothing', async () => {
+  it('is idempotent: a second pass adds nothing; a pass replayed after a lost watermark adds nothing', async (t) => {
+    if (!ok(t)) return;
     const h = new History(store);
     const i = await h.instance('p2', 'api', '2026-11-11T08:00:00Z', { vcpus: 1, ramMb: 2048, diskGb: 20 });
     const snapWatermark = await store.all('SELECT * FROM metering_watermarks');
@@ -80,7 +94,8 @@ describe('collector', () => {
     assert.equal(p2.filter((r) => r.sku === 'compute.stopped_disk').reduce((s, r) => s + r.quantity, 0n), 20n * 300n);
   });
 
-  it('clock going backwards yields no usage, never negative', async () => {
+  it('clock going backwards yields no usage, never negative', async (t) => {
+    if (!ok(t)) return;
     const h = new History(store);
     const i = await h.instance('p3', 'x', '2026-11-12T10:00:00Z', { vcpus: 1, ramMb: 512, diskGb: 1 });
     await h.state(i, 'running', '2026-11-12T10:00:00Z');
@@ -94,7 +109,8 @@ describe('collector', () => {
     assert.deepEqual(await c.openUsage('p3'), []);
   });
 
-  it('gauges (bytes per bucket) and the usage sink', async () => {
+  it('gauges (bytes per bucket) and the usage sink', async (t) => {
+    if (!ok(t)) return;
     const sink = new BufferedUsageSink();
     let bytes = 5_000_000_000; // 5 GB
     const gauge = bucketBytesGauge(async () => [{ project: 'p4', bucket: 'photos', bytes }]);
@@ -129,7 +145,8 @@ describe('collector', () => {
     assert.equal(s3RequestClass('PUT', 'CopyObject'), 'class-a');
   });
 
-  it('cuts periods at a price change and invoices each side at its price; invoice = sum of lines', async () => {
+  it('cuts periods at a price change and invoices each side at its price; invoice = sum of lines', async (t) => {
+    if (!ok(t)) return;
     const cat = buildCatalogue('x', 'regions:\n  default:\n    compute.vcpu:\n      - price: "0.02"\n      - { from: "2026-11-25T12:00:00Z", price: "0.04" }\n');
     const h = new History(store);
     const i = await h.instance('p5', 'batch', '2026-11-25T10:00:00Z', { vcpus: 4, ramMb: 1024, diskGb: 0 });
