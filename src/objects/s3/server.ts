@@ -109,8 +109,11 @@ export function createS3Handler(o: S3HandlerOptions): S3Handler {
     }
   }
 
+  // Request ids: a random per-handler prefix and a counter (unique, cheap, sortable per process).
+  const idPrefix = randomToken(6).toUpperCase();
+  let seq = 0;
   return (req, res) => {
-    const requestId = randomToken(16).toUpperCase();
+    const requestId = `${idPrefix}${(seq++).toString(36).toUpperCase().padStart(10, '0')}`;
     handle(req, res, requestId).catch((err) => {
       o.logger?.error({ err, requestId }, 's3 handler crashed');
       if (!res.headersSent) { res.writeHead(500); res.end(); } else res.destroy();
