@@ -52,10 +52,13 @@ export async function aggregate(q: Sql, cat: PriceCatalogue, o: AggregateOptions
   const seg = cuts.length ? `CASE ${cuts.map((c, i) => { params.push(c); return `WHEN start_ms < ? THEN ${i}`; }).join(' ')} ELSE ${cuts.length} END` : '0';
   params.push(o.from, o.to);
   if (o.project !== undefined) params.push(o.project);
-  const sql = `SELECT project, sku, resource_id, resource_kind, resource_name, ${o.labels ? 'labels' : "'{}'"} AS lbl,
-      ${o.day ? `start_ms / ${DAY}` : '0'} AS day, ${seg} AS seg, CAST(SUM(quantity) AS TEXT) AS q, MIN(start_ms) AS at
+  // Group only by what varies; a resource's kind and name are fixed by its id.
+  const groups = ['project', 'sku', 'resource_id', ...(o.labels ? ['labels'] : []), ...(o.day ? ['day'] : []), ...(cuts.length ? ['seg'] : [])];
+  const sql = `SELECT project, sku, resource_id, MIN(resource_kind) AS resource_kind, MIN(resource_name) AS resource_name,
+      ${o.labels ? 'labels' : "'{}'"} AS lbl, ${o.day ? `start_ms / ${DAY}` : '0'} AS day, ${seg} AS seg,
+      CAST(SUM(quantity) AS TEXT) AS q, MIN(start_ms) AS at
     FROM metering_records WHERE start_ms >= ? AND start_ms < ?${o.project !== undefined ? ' AND project = ?' : ''}
-    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8`;
+    GROUP BY ${groups.map((g) => ({ project: 1, sku: 2, resource_id: 3, labels: 6, day: 7, seg: 8 })[g]).join(', ')}`;
   const rows = await q.all<{ project: string; sku: string; resource_id: string; resource_kind: string; resource_name: string; lbl: string; day: number | string; seg: number | string; q: string; at: number | string }>(sql, params);
   return rows.map((r) => ({
     project: r.project, sku: r.sku, resourceId: r.resource_id, resourceKind: r.resource_kind, resourceName: r.resource_name,
