@@ -55,7 +55,7 @@ export async function startCloud(config: CloudConfig, o: StartOptions = {}): Pro
     const ctx: ApiContext = { config, store, bus, identity, authz, log };
     const bootstrap = await identity.bootstrap(config.adminUser);
     const host = await registerLocalHost(store, { zone: config.zone, dataDir: config.home, drivers: modules.flatMap((m) => Object.values(m.describe?.() ?? {})) });
-    const api = await buildApi({ ctx, modules: [identityRoutes, hostRoutes, ...modules.flatMap((m) => (m.routes ? [m.routes.bind(m)] : []))], extra: consoleRoutes({ dist: defaultConsoleDist() }) });
+    const api = await buildApi({ ctx, modules: [identityRoutes, hostRoutes, ...modules.flatMap((m) => (m.routes ? [m.routes.bind(m)] : []))], extra: consoleRoutes({ dist: defaultConsoleDist(), s3Endpoint: () => (config.s3Port ? `http://${config.host}:${config.s3Port}` : undefined) }) });
     bus.start();
     const beat = setInterval(() => { void heartbeat(store, host.id).catch((err) => log.warn({ err }, 'heartbeat failed')); }, 30_000);
     beat.unref();

@@ -13,6 +13,8 @@ import { Networks } from './pages/Networks.tsx';
 import { Images } from './pages/Images.tsx';
 import { ProjectSwitcher } from './pages/ProjectSwitcher.tsx';
 import { Volumes } from './pages/Volumes.tsx';
+import { Buckets } from './pages/Buckets.tsx';
+import { releaseS3 } from './s3.ts';
 import { Cost } from './pages/Cost.tsx';
 import { Apps } from './pages/Apps.tsx';
 import { AppDetail } from './pages/AppDetail.tsx';
@@ -22,6 +24,7 @@ const NAV: { to: string; label: string; needs?: string }[] = [
   { to: '/', label: 'Dashboard' },
   { to: '/instances', label: 'Instances', needs: '/v1/instances' },
   { to: '/images', label: 'Images & flavors', needs: '/v1/images' },
+  { to: '/buckets', label: 'Buckets', needs: 's3' },
   { to: '/volumes', label: 'Volumes', needs: '/v1/volumes' },
   { to: '/networks', label: 'Networking', needs: '/v1/networks' },
   { to: '/apps', label: 'Apps', needs: '/v1/apps' },
@@ -50,7 +53,12 @@ function Shell({ session, logout, setSession }: { session: SavedSession; logout(
   const [paths, setPaths] = useState<Set<string> | undefined>();
   useEffect(() => { client.whoami().then(setMe, setError); }, [client]);
   useEffect(() => {
-    client.request<{ paths: Record<string, unknown> }>('GET', '/v1/openapi.json').then((d) => setPaths(new Set(Object.keys(d.paths))), () => setPaths(new Set()));
+    // S3 is not in the OpenAPI document: probe the console's tunnel to it (502/404 when this cloud has none).
+    const s3 = fetch('/s3/', { method: 'HEAD' }).then((r) => ![404, 502, 503].includes(r.status), () => false);
+    client.request<{ paths: Record<string, unknown> }>('GET', '/v1/openapi.json').then(
+      async (d) => setPaths(new Set([...Object.keys(d.paths), ...(await s3 ? ['s3'] : [])])),
+      () => setPaths(new Set()),
+    );
   }, [client]);
   const path = usePath();
 
@@ -62,7 +70,10 @@ function Shell({ session, logout, setSession }: { session: SavedSession; logout(
     canWrite: me.isAdmin || (me.role !== undefined && me.role !== 'reader'),
     has: (p) => paths.has(p),
     setProject: (project) => setSession({ ...session, project }),
-    logout: () => { void client.logout().catch(() => undefined); logout(); },
+    logout: () => {
+      void releaseS3(client).then(() => client.logout()).catch(() => undefined);
+      logout();
+    },
   };
   let page: ReactNode;
   let p: Record<string, string> | undefined;
@@ -71,6 +82,7 @@ function Shell({ session, logout, setSession }: { session: SavedSession; logout(
   else if ((p = match('/instances/:name', path))) page = <InstanceDetail name={p.name!} />;
   else if (path === '/images') page = <Images />;
   else if (path.startsWith('/networks')) page = <Networks tab={path.split('/')[2] ?? 'networks'} />;
+  else if (path === '/buckets' || path.startsWith('/buckets/')) page = <Buckets path={path} />;
   else if (path === '/volumes') page = <Volumes />;
   else if (path.startsWith('/cost')) page = <Cost tab={path.split('/')[2] ?? 'invoices'} />;
   else if (path === '/apps') page = <Apps />;

@@ -11,6 +11,7 @@
  * The console authenticates with bearer tokens in a header (no cookies), so
  * no request it makes can be forged cross-site; pages also refuse framing.
  */
+import { request as httpRequest } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +22,11 @@ import { sendProblem } from '../api/problem.ts';
 export interface ConsoleOptions {
   /** Folder holding the built console (`index.html`, `assets/`). */
   dist: string;
+  /**
+   * The S3 endpoint (`http://host:port`) the bucket browser talks to, asked
+   * per request; undefined when this cloud has none. See `s3Tunnel`.
+   */
+  s3Endpoint?: () => string | undefined;
 }
 
 const TYPES: Record<string, string> = {
@@ -77,5 +83,50 @@ export function consoleRoutes(o: ConsoleOptions): (app: FastifyInstance) => void
     const opts = { config: { auth: false }, schema: { hide: true } };
     app.get('/', opts, handler);
     app.get('/*', opts, handler);
+    if (o.s3Endpoint) s3Tunnel(app, o.s3Endpoint);
   };
+}
+
+const HOP_BY_HOP = new Set(['host', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer']);
+
+/**
+ * `/s3/<path>` → `<endpoint>/<path>`, bytes and headers unchanged except the
+ * hop-by-hop ones and `Host`, which becomes the endpoint's. The browser signs
+ * its S3 requests (SigV4) for the endpoint itself, so the S3 server checks
+ * them exactly as if they came direct: this is a same-origin tunnel that
+ * spares the console cross-origin (CORS) requests, not a second way in. It
+ * adds no credentials and reaches nothing but the configured endpoint.
+ * Request bodies stream through unparsed (no body limit here; S3 enforces its own).
+ */
+function s3Tunnel(app: FastifyInstance, endpoint: () => string | undefined): void {
+  void app.register(async (s3) => {
+    s3.removeAllContentTypeParsers();
+    s3.addContentTypeParser('*', (_req, _payload, done) => done(null));
+    s3.route({
+      method: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'], url: '/s3/*', config: { auth: false }, schema: { hide: true },
+      handler: (req, reply) => {
+        const base = endpoint();
+        if (!base) return sendProblem(req, reply, new YunError('NotFound', 'this cloud has no S3 endpoint'));
+        const target = new URL(base);
+        const headers: Record<string, string | string[]> = {};
+        for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
+        headers.host = target.host;
+        reply.hijack();
+        const up = httpRequest({ host: target.hostname, port: target.port || 80, method: req.method, path: req.url.slice(3) || '/', headers }, (res) => {
+          const out: Record<string, string | string[]> = {};
+          for (const [k, v] of Object.entries(res.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+          reply.raw.writeHead(res.statusCode ?? 502, out);
+          res.pipe(reply.raw);
+        });
+        up.on('error', (err) => {
+          if (!reply.raw.headersSent) {
+            reply.raw.writeHead(502, { 'content-type': 'application/problem+json' });
+            reply.raw.end(JSON.stringify({ type: 'about:blank', title: 'Bad Gateway', status: 502, code: 'Unavailable', detail: `the S3 endpoint is not answering: ${err.message}` }));
+          } else reply.raw.destroy(err);
+        });
+        reply.raw.on('close', () => { if (!reply.raw.writableFinished) up.destroy(); });
+        req.raw.pipe(up);
+      },
+    });
+  });
 }
