@@ -120,7 +120,7 @@ export class InstanceController {
 
   async reconcile(id: string): Promise<ReconcileResult> {
     const r = await this.res.getById(id) as Instance | undefined;
-    if (!r || r.kind !== 'instance') return;
+    if (r?.kind !== 'instance') return;
     if (r.deletionTimestamp) return this.finalize(r);
     if (!r.status.hostId) return this.schedule(r);
     if (r.status.hostId !== this.d.hostId) return;
@@ -143,7 +143,7 @@ export class InstanceController {
       arch: (img?.status as { arch?: string } | undefined)?.arch,
     };
     await this.d.scheduler.refresh();
-    let p;
+    let p: Awaited<ReturnType<Scheduler['place']>>;
     try {
       p = await this.d.scheduler.place(req);
     } catch (e) {
@@ -179,7 +179,6 @@ export class InstanceController {
 
   private async workloadSpec(r: Instance): Promise<{ spec: WorkloadSpec; addresses: { network: string; ip: string }[] }> {
     const net = await this.d.networking.prepare(this.networked(r));
-    const size = r.spec.size!;
     const meta = await this.d.metadata.document(r, net.addresses);
     const userData = r.spec.userData?.startsWith('#!') ? r.spec.userData : undefined;
     return {

@@ -7,7 +7,7 @@
  * Lookup for launching: the project's own image, else a public one.
  */
 import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
@@ -175,7 +175,6 @@ export function imageRoutes(app: FastifyInstance, ctx: ApiContext, images: Image
 
 /** Deletes image directories whose rows are gone. */
 async function gcImages(store: StateStore, images: ImageService): Promise<void> {
-  const { readdir } = await import('node:fs/promises');
   const ids = new Set((await store.all<{ id: string }>("SELECT id FROM resources WHERE kind = 'image'")).map((r) => r.id));
   for (const d of await readdir(images.dir('')).catch(() => [] as string[])) if (d.startsWith('img-') && !ids.has(d)) await images.remove(d);
 }

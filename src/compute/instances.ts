@@ -88,7 +88,7 @@ export function instanceRoutes(app: FastifyInstance, ctx: ApiContext, deps: Inst
       if (size.ramMb < Math.max(minRam, minRamFromFlavor) || size.vcpus < minVcpus)
         throw invalid('/spec/flavor', `image '${spec.image}' needs at least ${minVcpus || 0} vCPU and ${Math.max(minRam, minRamFromFlavor)} MiB (minimum flavor ${img.spec.minFlavor ?? 'none'})`);
       if (spec.serverGroup && !NAME_RE.test(spec.serverGroup)) throw invalid('/spec/serverGroup', 'serverGroup must be a server group name');
-      if (prev && prev.spec.size && JSON.stringify(prev.spec.size) !== JSON.stringify(size))
+      if (prev?.spec.size && JSON.stringify(prev.spec.size) !== JSON.stringify(size))
         throw new YunError('InvalidState', 'change the size with POST /v1/instances/:name/actions/resize, not an update');
       if (prev && prev.spec.imageId !== img.id && (prev.spec.rebuildCount ?? 0) === (spec.rebuildCount ?? 0))
         throw new YunError('InvalidState', 'change the image with POST /v1/instances/:name/actions/rebuild');

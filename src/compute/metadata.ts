@@ -119,7 +119,7 @@ export class MetadataService {
     } else {
       r = await this.byAddress(remote);
     }
-    if (!r || r.kind !== 'instance') return [404, 'no instance for this caller\n', text];
+    if (r?.kind !== 'instance') return [404, 'no instance for this caller\n', text];
     const doc = await this.document(r);
     const md: Record<string, string> = {
       'instance-id': r.id, hostname: String(doc.hostname), 'local-hostname': String(doc.hostname),

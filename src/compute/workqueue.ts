@@ -3,7 +3,7 @@
  * deduplicated, one reconcile per key at a time, `after` delays a key,
  * failures back off exponentially per key until a success resets them.
  */
-export type ReconcileResult = { requeueAfterMs?: number } | void;
+export type ReconcileResult = { requeueAfterMs?: number } | undefined;
 
 export class WorkQueue {
   private readonly dirty = new Set<string>();

@@ -63,13 +63,13 @@ export class Scheduler implements FilterContext {
   private queue: Pending[] = [];
   private flushing?: Promise<void>;
   private loadedAt = 0;
+  private readonly maxBatch: number;
 
   constructor(private readonly store: StateStore, o: SchedulerOptions = {}) {
     this.filters = o.filters ?? DEFAULT_FILTERS;
     this.weigher = o.weigher ?? spreadWeigher;
     this.maxBatch = o.maxBatch ?? 2000;
   }
-  private readonly maxBatch: number;
 
   groupHosts(key: string): ReadonlyMap<string, number> | undefined {
     return this.groups.get(key);
