@@ -24,7 +24,7 @@ describe('web console: buckets', () => {
   });
   after(async () => { s3?.destroy(); await tc?.stop(); });
 
-  test('the /s3/ tunnel passes the S3 server's answers through unchanged', async () => {
+  test('the /s3/ tunnel passes the S3 server answers through unchanged', async () => {
     const anon = await fetch(`${tc.cloud.apiUrl}/s3/`);
     assert.equal(anon.status, 403);
     assert.match(await anon.text(), /<Code>AccessDenied<\/Code>/);
