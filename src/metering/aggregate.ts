@@ -6,7 +6,7 @@
  */
 import type { Sql, SqlValue } from '../store/types.ts';
 import { type PriceCatalogue, priceChanges } from './catalogue.ts';
-import { Rater } from './rating.ts';
+import type { Rater } from './rating.ts';
 import { type UsageRecord, toBig } from './records.ts';
 import type { Micro } from './money.ts';
 

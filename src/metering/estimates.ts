@@ -113,13 +113,13 @@ export async function estimate(q: Sql, cat: PriceCatalogue, project: string, req
       return done(computeUse(size, BigInt(secs), BigInt(count), req.runtime ?? 'container'), secs, size.flavor ? { notes: [`flavor ${size.flavor}: ${size.vcpus} vCPU, ${size.ramMb} MiB`] } : {});
     }
     case 'app':
-      return estimateApp(q, cat, project, req, from, done);
+      return estimateApp(q, project, req, done);
     default:
       throw invalid('/type', `unknown estimate type '${(req as { type: string }).type}' (storage, volume, instance, app, data-out)`);
   }
 }
 
-async function estimateApp(q: Sql, cat: PriceCatalogue, project: string, req: Extract<EstimateRequest, { type: 'app' }>, from: number,
+async function estimateApp(q: Sql, project: string, req: Extract<EstimateRequest, { type: 'app' }>,
   done: (uses: Use[], seconds: number, extra?: Partial<Estimate>) => Estimate): Promise<Estimate> {
   const hours = positive(req.hours ?? 730, 'hours', 87_600);
   const secs = BigInt(Math.round(hours * 3600));

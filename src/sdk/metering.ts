@@ -7,7 +7,7 @@ import type { BudgetSpec, BudgetStatus } from '../metering/budgets.ts';
 import type { Estimate, EstimateRequest } from '../metering/estimates.ts';
 import type { UsageReport } from '../metering/explorer.ts';
 import type { Invoice } from '../metering/invoices.ts';
-import { ResourceClient, type YunClient } from './client.ts';
+import type { ResourceClient, YunClient } from './client.ts';
 
 export type { BudgetSpec, BudgetStatus, Estimate, EstimateRequest, Invoice, UsageReport };
 
