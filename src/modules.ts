@@ -1,5 +1,8 @@
 import type { CloudConfig } from './core/config.ts';
 import type { ServiceModule } from './services.ts';
+import type { RouterMetrics } from './apps/metrics.ts';
+import { autoscaleModule } from './autoscale/module.ts';
+import { monitorModule } from './monitor/module.ts';
 import { computeModule } from './compute/module.ts';
 import { vmSupport } from './compute/vm/module.ts';
 import { blockModule } from './block/module.ts';
@@ -14,5 +17,11 @@ export async function defaultModules(config: CloudConfig): Promise<ServiceModule
   const metadata = await metadataTarget(config);
   const network = await networkModule(config, { metadata: () => metadata });
   const vm = vmSupport(config);
-  return [network, vm, computeModule(config, { networking: network.networking, metadataPort: metadata.port, wrapDriver: vm.wrap }), blockModule(config, { vm }), await meteringModule(config)];
+  const compute = computeModule(config, { networking: network.networking, metadataPort: metadata.port, wrapDriver: vm.wrap });
+  const list: ServiceModule[] = [network, vm, compute, blockModule(config, { vm }), await meteringModule(config)];
+  // Monitoring and autoscaling read the apps router's traffic when an `apps` module is in the list.
+  const router = () => (list.find((m) => m.name === 'apps') as { metrics?: RouterMetrics } | undefined)?.metrics;
+  const monitor = monitorModule(config, { stats: () => compute.driver, router });
+  list.push(monitor, autoscaleModule(config, { db: monitor.db, images: () => compute.images, router }));
+  return list;
 }

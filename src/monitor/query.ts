@@ -172,7 +172,11 @@ export function parseQuery(q: string): Expr {
 }
 
 export interface RangeResult { metric: string; labels: Labels; points: [number, number][] }
-export interface EvalOptions { from: number; to: number; stepMs: number; lookbackMs?: number }
+export interface EvalOptions {
+  from: number; to: number; stepMs: number; lookbackMs?: number;
+  /** Labels every selected series must carry (a project's own series only). */
+  restrict?: Labels;
+}
 
 const matches = (labels: Labels, ms: Matcher[]) => ms.every((m) => {
   const v = labels[m.label] ?? '';
@@ -234,6 +238,7 @@ export function evaluate(db: TimeSeriesStore, e: Expr, o: EvalOptions): RangeRes
     const out: RangeResult[] = [];
     for (const s of db.select(sel.name)) {
       if (!matches(s.labels, sel.matchers)) continue;
+      if (o.restrict && Object.entries(o.restrict).some(([k, v]) => s.labels[k] !== v)) continue;
       const all = db.points(s, ts[0]! - window, o.to);
       const points: [number, number][] = [];
       let lo = 0;
@@ -276,8 +281,8 @@ export function evaluate(db: TimeSeriesStore, e: Expr, o: EvalOptions): RangeRes
 }
 
 /** The latest value of each result series at `now` (alarms, autoscaler). */
-export function instant(db: TimeSeriesStore, q: string | Expr, now: number, lookbackMs = 30_000): { labels: Labels; value: number }[] {
+export function instant(db: TimeSeriesStore, q: string | Expr, now: number, o: { lookbackMs?: number; restrict?: Labels } = {}): { labels: Labels; value: number }[] {
   const e = typeof q === 'string' ? parseQuery(q) : q;
-  return evaluate(db, e, { from: now, to: now, stepMs: 1000, lookbackMs })
+  return evaluate(db, e, { from: now, to: now, stepMs: 1000, lookbackMs: o.lookbackMs ?? 30_000, restrict: o.restrict })
     .flatMap((r) => (r.points.length ? [{ labels: r.labels, value: r.points[r.points.length - 1]![1] }] : []));
 }
