@@ -37,3 +37,26 @@ regions:
     assert.throws(() => buildCatalogue('r', 'regions:\n  default:\n    storage.object: [{ from: "2026-01-01T00:30:00Z", price: "1" }]\n', 'p.yaml'), /whole UTC hour/);
   });
 });
+
+describe('prices.yaml at start', () => {
+  it('is read from $YUN_HOME; a broken file fails the module build naming file and line', async () => {
+    const { mkdtemp, rm, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { resolveConfig } = await import('../core/config.ts');
+    const { meteringModule } = await import('./module.ts');
+    const home = await mkdtemp(join(tmpdir(), 'yun-prices-'));
+    try {
+      const config = resolveConfig({ home }, {});
+      assert.equal((await meteringModule(config)).catalogue.source, 'built-in');
+      await writeFile(join(home, 'prices.yaml'), 'currency: EUR\nregions:\n  default:\n    storage.object: [{ price: "0.03" }]\n');
+      const m = await meteringModule(config);
+      assert.equal(m.catalogue.currency, 'EUR');
+      assert.equal(versionsFor(m.catalogue, 'storage.object')![0]!.tiers[0]!.price, 30_000n);
+      await writeFile(join(home, 'prices.yaml'), 'currency: EUR\nregions:\n  default:\n    storage.object: [{ price: "0.03" ]\n');
+      await assert.rejects(meteringModule(config), (e: Error) => e.message.startsWith(`${join(home, 'prices.yaml')}:4: YAML syntax error`));
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+});
