@@ -112,5 +112,8 @@ describe('compute e2e (oci driver, real crun)', () => {
     assert.equal(ws.length, 1);
     assert.equal(ws[0]!.pid, r.status.pid);
     assert.equal(later.status.restartCount ?? 0, 0);
+    // The metadata service came back on the same port: the URL the instance was given still answers.
+    assert.equal(later.status.metadataUrl, r.status.metadataUrl);
+    assert.equal(await (await fetch(`${later.status.metadataUrl}latest/meta-data/instance-id`)).text(), r.id);
   });
 });
