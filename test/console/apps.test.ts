@@ -80,7 +80,7 @@ describe('web console: apps', () => {
     await page.getByTestId('hpa-summary').filter({ hasText: 'Between 1 and 4 replicas' }).waitFor();
     const hpa = await c.resource('app-autoscalers').get('hello');
     assert.deepEqual((hpa.spec as { metrics: unknown }).metrics, [{ type: 'requests-per-second', target: 50 }]);
-    await page.screenshot({ path: join(await screenshotDir(), '16-app.png'), fullPage: true });
+    await page.screenshot({ path: join(await screenshotDir(), '17-app.png'), fullPage: true });
 
     await page.getByRole('button', { name: 'Delete' }).click();
     await page.getByRole('heading', { name: 'Apps' }).waitFor();

@@ -75,7 +75,7 @@ describe('web console: buckets', () => {
     await page.getByRole('link', { name: /trip\// }).click();
     assert.equal(new URL(page.url()).pathname, '/buckets/photos/2024/trip');
     await page.locator('tr[data-row="2024/trip/beach.txt"]').waitFor();
-    await page.screenshot({ path: join(await screenshotDir(), '17-bucket-folder.png'), fullPage: true });
+    await page.screenshot({ path: join(await screenshotDir(), '18-bucket-folder.png'), fullPage: true });
 
     // Download through the browser.
     const [download] = await Promise.all([page.waitForEvent('download'), page.locator('tr[data-row="2024/trip/beach.txt"]').getByRole('button', { name: 'Download' }).click()]);
@@ -93,7 +93,7 @@ describe('web console: buckets', () => {
     await page.locator('tr[data-row="hello.txt"]').getByRole('button', { name: 'Delete' }).click();
     await page.locator('tr[data-row="hello.txt"]').waitFor({ state: 'detached' });
     await assert.rejects(s3.send(new HeadObjectCommand({ Bucket: 'photos', Key: 'hello.txt' })));
-    await page.screenshot({ path: join(await screenshotDir(), '18-bucket.png'), fullPage: true });
+    await page.screenshot({ path: join(await screenshotDir(), '19-bucket.png'), fullPage: true });
 
     // Logging out deletes the console's own access key (only the test's remains).
     const before = (await tc.admin.accessKeys.list()).items.length;

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type AddressInfo, createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { blockModule } from '../../src/block/module.ts';
@@ -20,6 +21,14 @@ import { type TestCloud, startTestCloud } from '../helpers/cloud.ts';
 import { type TestBrowser, buildConsole, launchChromium, screenshotDir } from './browser.ts';
 
 const H = 3_600_000;
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as AddressInfo).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
 const iso = (ms: number) => new Date(ms).toISOString();
 
 describe('web console: networking, volumes, cost', () => {
@@ -90,6 +99,20 @@ describe('web console: networking, volumes, cost', () => {
     const sg = await tc.admin.resource('security-groups').get('web');
     assert.equal((sg.spec as { rules: unknown[] }).rules.length, 1);
     await page.screenshot({ path: join(shots, '11-security-groups.png'), fullPage: true });
+
+    // A load balancer (no members yet) on a free port.
+    const port = await freePort();
+    await page.getByRole('tab', { name: 'Load balancers' }).click();
+    await page.getByLabel('Name', { exact: true }).fill('front');
+    await page.getByLabel('Network', { exact: true }).fill('web-net');
+    await page.getByLabel('Listen port').fill(String(port));
+    await page.getByRole('button', { name: 'Create load balancer' }).click();
+    await page.locator('tr[data-row="front"] [data-state="active"]').waitFor({ timeout: 30_000 });
+    await page.screenshot({ path: join(shots, '12-load-balancer.png'), fullPage: true });
+    const lb = await tc.admin.resource('load-balancers').get('front');
+    assert.equal((lb.spec as { listeners: { port: number }[] }).listeners[0]!.port, port);
+    await page.locator('tr[data-row="front"]').getByRole('button', { name: 'Delete' }).click();
+    await page.locator('tr[data-row="front"]').waitFor({ state: 'detached', timeout: 30_000 });
   });
 
   test('volumes: create, extend, snapshot', async (t) => {
@@ -106,7 +129,7 @@ describe('web console: networking, volumes, cost', () => {
     assert.equal((await tc.admin.resource('volumes').get('data1')).spec.sizeGb, 2);
     await page.locator('tr[data-row="data1"]').getByRole('button', { name: 'Snapshot' }).click();
     await page.locator('table[aria-label="Snapshots"] tbody tr').first().waitFor({ timeout: 30_000 });
-    await page.screenshot({ path: join(shots, '12-volumes.png'), fullPage: true });
+    await page.screenshot({ path: join(shots, '13-volumes.png'), fullPage: true });
   });
 
   test('cost: invoice with a non-zero amount, explorer chart, estimate, budget', async (t) => {
@@ -130,7 +153,7 @@ describe('web console: networking, volumes, cost', () => {
     await page.getByRole('button', { name: month }).click();
     await page.getByRole('heading', { name: new RegExp(`Invoice ${month}`) }).waitFor();
     await page.getByRole('table', { name: 'Invoice lines' }).getByText('instance old-web').first().waitFor();
-    await page.screenshot({ path: join(shots, '13-invoice.png'), fullPage: true });
+    await page.screenshot({ path: join(shots, '14-invoice.png'), fullPage: true });
 
     await page.getByRole('tab', { name: 'Estimate' }).click();
     await page.getByLabel('Flavor').fill('m1.small');
@@ -149,9 +172,9 @@ describe('web console: networking, volumes, cost', () => {
 
     await page.getByRole('tab', { name: 'Cost by service' }).click();
     await page.getByText('This month so far').waitFor();
-    await page.screenshot({ path: join(shots, '14-cost-explorer.png'), fullPage: true });
+    await page.screenshot({ path: join(shots, '15-cost-explorer.png'), fullPage: true });
     await nav('Dashboard').click();
     await page.getByTestId('cost-mtd').waitFor();
-    await page.screenshot({ path: join(shots, '15-dashboard-cost.png'), fullPage: true });
+    await page.screenshot({ path: join(shots, '16-dashboard-cost.png'), fullPage: true });
   });
 });
