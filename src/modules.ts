@@ -8,6 +8,7 @@ import { vmSupport } from './compute/vm/module.ts';
 import { blockModule } from './block/module.ts';
 import { metadataTarget, networkModule } from './network/module.ts';
 import { meteringModule } from './metering/module.ts';
+import { objectsModule } from './objects/module.ts';
 
 /**
  * The services `yun up` runs, in start order. Each is built from the config
@@ -18,7 +19,7 @@ export async function defaultModules(config: CloudConfig): Promise<ServiceModule
   const network = await networkModule(config, { metadata: () => metadata });
   const vm = vmSupport(config);
   const compute = computeModule(config, { networking: network.networking, metadataPort: metadata.port, wrapDriver: vm.wrap });
-  const list: ServiceModule[] = [network, vm, compute, blockModule(config, { vm }), await meteringModule(config)];
+  const list: ServiceModule[] = [objectsModule(config), network, vm, compute, blockModule(config, { vm }), await meteringModule(config)];
   // Monitoring and autoscaling read the apps router's traffic when an `apps` module is in the list.
   const router = () => (list.find((m) => m.name === 'apps') as { metrics?: RouterMetrics } | undefined)?.metrics;
   const monitor = monitorModule(config, { stats: () => compute.driver, router });
