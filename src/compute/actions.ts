@@ -95,6 +95,7 @@ export function actionRoutes(app: FastifyInstance, ctx: ApiContext, deps: Action
     let newAmounts: { cpus: number; memoryMb: number; diskGb: number } | undefined;
     let consumer = '';
     const r = await change(req, 'resize', 'Resize', async (cur, q, c) => {
+      if (cur.spec.type === 'vm') throw new YunError('CapabilityMissing', 'resizing VMs is not supported yet (the qemu driver keeps vCPUs and memory from creation; a stop-resize-start would recreate the root disk)');
       const size = await sizeOf(q, c, { flavor: b.flavor, cpus: b.cpus, memoryMb: b.memoryMb, diskGb: cur.spec.size?.diskGb });
       const running = cur.status.state === 'running';
       const caps = deps.caps();
