@@ -69,6 +69,10 @@ describe('imported VM disk images through the API', { timeout: 300_000 }, () => 
       await new Promise((res) => setTimeout(res, 300));
     }
     assert.match(log, /DISK-BOOT-OK via yun/);
+    // the VM dies under it: the instance ends exited, with its last console lines in status
+    process.kill(r.status.pid as number, 'SIGKILL');
+    const dead = await waitFor(bc.c, 'instances', 'dvm', (x) => x.status.state === 'exited' && Boolean(x.status.consoleTail), 30_000);
+    assert.match(String(dead.status.consoleTail), /DISK-BOOT-OK via yun/);
     await bc.c.request('DELETE', '/v1/instances/dvm');
   });
 

@@ -76,9 +76,15 @@ export class VmSupport implements ServiceModule {
       if (!this.router?.isVm(id) || !this.caps) return;
       const vm = this.vmStatus()!;
       const gaps = isolationGaps(this.caps);
+      const cur = await res.getById<Record<string, unknown>, InstanceStatus>(id);
+      const ended = ['exited', 'error', 'OOMKilled'].includes(String(cur?.status.state));
+      // a VM that stopped on its own: its last console lines say why (kernel panic, boot failure)
+      const tail = ended && !cur?.status.consoleTail ? lastLines(await this.qemu.readLog(id, { tailBytes: 4096 }).catch(() => ''), 10) : undefined;
       await res.updateStatus<InstanceStatus>('instance', id, (s) => {
-        if (s.driver === 'qemu' && JSON.stringify(s.vm) === JSON.stringify(vm) && JSON.stringify(s.isolationNotProvided) === JSON.stringify(gaps)) return s;
-        return { ...s, driver: 'qemu', vm, isolationNotProvided: gaps };
+        const next: InstanceStatus = { ...s, driver: 'qemu', vm, isolationNotProvided: gaps };
+        if (tail) next.consoleTail = tail;
+        if (s.state === 'running' || s.state === 'starting') delete next.consoleTail;
+        return JSON.stringify(next) === JSON.stringify(s) ? s : next;
       });
     };
     const since = await ctx.bus.lastSeq();
@@ -109,6 +115,11 @@ export class VmSupport implements ServiceModule {
     if (caps.warnings.length) d['vm WARNING'] = caps.warnings.join('; ');
     return d;
   }
+}
+
+function lastLines(text: string, n: number): string | undefined {
+  const lines = text.replace(/\r/g, '').split('\n').filter((l) => l.trim());
+  return lines.length ? lines.slice(-n).join('\n') : undefined;
 }
 
 export function vmSupport(config: CloudConfig, o: VmSupportOptions = {}): VmSupport {
