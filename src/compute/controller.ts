@@ -180,7 +180,8 @@ export class InstanceController {
   private async workloadSpec(r: Instance): Promise<{ spec: WorkloadSpec; addresses: { network: string; ip: string }[] }> {
     const net = await this.d.networking.prepare(this.networked(r));
     const meta = await this.d.metadata.document(r, net.addresses);
-    const userData = r.spec.userData?.startsWith('#!') ? r.spec.userData : undefined;
+    // VMs hand any user-data to cloud-init (NoCloud: #cloud-config too); containers run only #! scripts
+    const userData = r.spec.userData?.startsWith('#!') || (r.spec.type === 'vm' && r.spec.userData) ? r.spec.userData : undefined;
     return {
       addresses: net.addresses,
       spec: {
