@@ -28,7 +28,8 @@ export interface Recommendation {
 
 const HEADROOM = 1.3;
 
-interface Sized { flavor?: string; cpus?: number; memoryMb?: number; size?: { vcpus: number; ramMb: number } }
+/** Instances carry the resolved `size`; apps and groups a flavor or cpus/memoryMb (a group's `size` is its member count). */
+interface Sized { flavor?: string; cpus?: number; memoryMb?: number; size?: { vcpus: number; ramMb: number } | number }
 
 export async function recommend(q: Sql, db: TimeSeriesStore, project: string, target: string, windowMs: number, now = Date.now()): Promise<Recommendation> {
   const [kindWord, name] = target.includes('/') ? target.split('/', 2) as [string, string] : ['app', target];
@@ -38,7 +39,8 @@ export async function recommend(q: Sql, db: TimeSeriesStore, project: string, ta
   const r = await res.get<Sized>(kind, project, name);
   if (!r) throw notFound(kind, name);
   const flavors = (await res.all<FlavorSpec>('flavor', '_system')).filter((f) => !f.spec.projects);
-  const cur = r.spec.size ?? (r.spec.flavor ? flavors.find((f) => f.name === r.spec.flavor)?.spec : undefined) ?? { vcpus: r.spec.cpus ?? 0.25, ramMb: r.spec.memoryMb ?? 128 };
+  const resolved = typeof r.spec.size === 'object' ? r.spec.size : undefined;
+  const cur = resolved ?? (r.spec.flavor ? flavors.find((f) => f.name === r.spec.flavor)?.spec : undefined) ?? { vcpus: r.spec.cpus ?? 0.25, ramMb: r.spec.memoryMb ?? 128 };
   const current = { flavor: r.spec.flavor, vcpus: cur.vcpus, ramMb: cur.ramMb };
   const win = `${Math.round(windowMs / 1000)}s`;
   const sel = `{${label}="${name}"}`;
