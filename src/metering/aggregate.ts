@@ -46,19 +46,26 @@ const segOf = (cuts: number[], t: number): number => { let i = 0; while (i < cut
 
 export interface AggregateOptions { project?: string; from: number; to: number; labels?: boolean; day?: boolean }
 
+/**
+ * Sums the daily rollup over the whole UTC days covering [from, to). Rows
+ * carry their first record's start as `at`; callers filtering by time get
+ * day granularity.
+ */
 export async function aggregate(q: Sql, cat: PriceCatalogue, o: AggregateOptions): Promise<AggRow[]> {
-  const cuts = segmentCuts(cat, o.from, o.to);
+  const fromDay = Math.floor(o.from / DAY);
+  const toDay = Math.ceil(o.to / DAY);
+  const cuts = segmentCuts(cat, fromDay * DAY, toDay * DAY).map((c) => Math.ceil(c / DAY));
   const params: SqlValue[] = [];
-  const seg = cuts.length ? `CASE ${cuts.map((c, i) => { params.push(c); return `WHEN start_ms < ? THEN ${i}`; }).join(' ')} ELSE ${cuts.length} END` : '0';
-  params.push(o.from, o.to);
+  const seg = cuts.length ? `CASE ${cuts.map((c, i) => { params.push(c); return `WHEN day < ? THEN ${i}`; }).join(' ')} ELSE ${cuts.length} END` : '0';
+  params.push(fromDay, toDay);
   if (o.project !== undefined) params.push(o.project);
   // Group only by what varies; a resource's kind and name are fixed by its id.
-  const groups = ['project', 'sku', 'resource_id', ...(o.labels ? ['labels'] : []), ...(o.day ? ['day'] : []), ...(cuts.length ? ['seg'] : [])];
-  const sql = `SELECT project, sku, resource_id, MIN(resource_kind) AS resource_kind, MIN(resource_name) AS resource_name,
-      ${o.labels ? 'labels' : "'{}'"} AS lbl, ${o.day ? `start_ms / ${DAY}` : '0'} AS day, ${seg} AS seg,
-      CAST(SUM(quantity) AS TEXT) AS q, MIN(start_ms) AS at
-    FROM metering_records WHERE start_ms >= ? AND start_ms < ?${o.project !== undefined ? ' AND project = ?' : ''}
-    GROUP BY ${groups.map((g) => ({ project: 1, sku: 2, resource_id: 3, labels: 6, day: 7, seg: 8 })[g]).join(', ')}`;
+  const groups = [1, 2, 3, ...(o.labels ? [6] : []), ...(o.day ? [7] : []), ...(cuts.length ? [8] : [])];
+  const sql = `SELECT project, sku, resource_id, MIN(resource_kind) AS resource_kind, MAX(resource_name) AS resource_name,
+      ${o.labels ? 'labels' : "'{}'"} AS lbl, ${o.day ? 'day' : '0'} AS day, ${seg} AS seg,
+      CAST(SUM(quantity) AS TEXT) AS q, MIN(first_ms) AS at
+    FROM metering_daily WHERE day >= ? AND day < ?${o.project !== undefined ? ' AND project = ?' : ''}
+    GROUP BY ${groups.join(', ')}`;
   const rows = await q.all<{ project: string; sku: string; resource_id: string; resource_kind: string; resource_name: string; lbl: string; day: number | string; seg: number | string; q: string; at: number | string }>(sql, params);
   return rows.map((r) => ({
     project: r.project, sku: r.sku, resourceId: r.resource_id, resourceKind: r.resource_kind, resourceName: r.resource_name,

@@ -34,7 +34,7 @@ regions:
     assert.throws(() => buildCatalogue('r', 'currency: USD\nregions:\n  default:\n    storage.object: [{ price: "0.05" }\n', '/etc/yun/prices.yaml'), /\/etc\/yun\/prices\.yaml:\d+: YAML syntax error/);
     assert.throws(() => buildCatalogue('r', 'regions:\n  default:\n    bogus.meter: [{ price: "1" }]\n', 'p.yaml'), /p\.yaml:3: unknown meter 'bogus.meter'/);
     assert.throws(() => buildCatalogue('r', 'regions:\n  default:\n    storage.object: [{ price: "-1" }]\n', 'p.yaml'), /not a decimal/);
-    assert.throws(() => buildCatalogue('r', 'regions:\n  default:\n    storage.object: [{ from: "2026-01-01T00:30:00Z", price: "1" }]\n', 'p.yaml'), /whole UTC hour/);
+    assert.throws(() => buildCatalogue('r', 'regions:\n  default:\n    storage.object: [{ from: "2026-01-01T00:30:00Z", price: "1" }]\n', 'p.yaml'), /whole UTC day/);
   });
 });
 

@@ -21,7 +21,7 @@ export interface Tier {
 }
 
 export interface PriceVersion {
-  /** Effective from (epoch ms, whole UTC hour); 0 = always. */
+  /** Effective from (epoch ms, whole UTC day); 0 = always. */
   from: number;
   tiers: Tier[];
 }
@@ -38,7 +38,7 @@ export interface PriceCatalogue {
 export const DEFAULT_PRICES_YAML = `
 # yun price catalogue. Prices are per billing unit (see 'yun price list').
 # Each sku holds price versions: { from?, price } or { from?, free?, tiers }.
-# 'from' must be a whole UTC hour; tiers and 'free' count per project per month.
+# 'from' is a date (whole UTC day); tiers and 'free' count per project per month.
 currency: USD
 regions:
   default:
@@ -71,7 +71,7 @@ function parseVersion(source: string, sku: string, raw: RawVersion, line?: numbe
   if (raw.from !== undefined) {
     from = Date.parse(String(raw.from instanceof Date ? raw.from.toISOString() : raw.from));
     if (!Number.isFinite(from)) fail(source, `${sku}: 'from' is not a date: ${String(raw.from)}`, line);
-    if (from % 3_600_000 !== 0) fail(source, `${sku}: 'from' must be a whole UTC hour`, line);
+    if (from % 86_400_000 !== 0) fail(source, `${sku}: 'from' must be a date (whole UTC day), e.g. 2026-12-01`, line);
   }
   const money = (v: unknown, what: string): Micro => {
     try { return parseMoney(v as string, what); } catch (e) { return fail(source, `${sku}: ${(e as Error).message}`, line); }

@@ -89,6 +89,8 @@ for (const engine of ['sqlite', 'postgres'] as const) describe(`collector (${eng
     assert.ok(replay.events > 0);
     assert.equal(replay.records, 0);
     assert.deepEqual(await count(), first);
+    const rolled = await store.get<{ q: string }>('SELECT CAST(SUM(quantity) AS TEXT) AS q FROM metering_daily');
+    assert.equal(rolled!.q, first.q, 'the daily rollup holds exactly the records, even after the replay');
     const p2 = await listRecords(store, 'p2', 0, Date.parse('2027-01-01'));
     assert.equal(p2.filter((r) => r.sku === 'compute.vcpu:container').reduce((s, r) => s + r.quantity, 0n), 1000n * 8100n);
     assert.equal(p2.filter((r) => r.sku === 'compute.stopped_disk').reduce((s, r) => s + r.quantity, 0n), 20n * 300n);
@@ -147,12 +149,12 @@ for (const engine of ['sqlite', 'postgres'] as const) describe(`collector (${eng
 
   it('cuts periods at a price change and invoices each side at its price; invoice = sum of lines', async (t) => {
     if (!ok(t)) return;
-    const cat = buildCatalogue('x', 'regions:\n  default:\n    compute.vcpu:\n      - price: "0.02"\n      - { from: "2026-11-25T12:00:00Z", price: "0.04" }\n');
+    const cat = buildCatalogue('x', 'regions:\n  default:\n    compute.vcpu:\n      - price: "0.02"\n      - { from: "2026-11-26T00:00:00Z", price: "0.04" }\n');
     const h = new History(store);
-    const i = await h.instance('p5', 'batch', '2026-11-25T10:00:00Z', { vcpus: 4, ramMb: 1024, diskGb: 0 });
-    await h.state(i, 'running', '2026-11-25T10:30:00Z');
-    await h.state(i, 'stopped', '2026-11-25T13:30:00Z');
-    clock.set('2026-11-25T14:00:00Z');
+    const i = await h.instance('p5', 'batch', '2026-11-25T22:00:00Z', { vcpus: 4, ramMb: 1024, diskGb: 0 });
+    await h.state(i, 'running', '2026-11-25T22:30:00Z');
+    await h.state(i, 'stopped', '2026-11-26T01:30:00Z');
+    clock.set('2026-11-26T02:00:00Z');
     await new Collector({ store, now: clock.now, cuts: () => priceChanges(cat) }).collect();
     const inv = (await computeInvoices(store, cat, '2026-11', { project: 'p5', now: clock.t })).get('p5')!;
     const vcpu = inv.lines.find((l) => l.sku === 'compute.vcpu:container')!;

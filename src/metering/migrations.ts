@@ -60,6 +60,31 @@ CREATE TABLE metering_budget_alerts (
   PRIMARY KEY (budget_id, period, threshold, basis)
 )`;
 
+/**
+ * Daily rollup of the records, maintained in the same transaction as each
+ * record insert (only for rows the insert really added), so rating reads
+ * ~24× fewer rows than records. Price changes fall on whole UTC days, so a
+ * day never mixes price versions.
+ */
+const rollup = (big: string) => `
+CREATE TABLE metering_daily (
+  project TEXT NOT NULL,
+  sku TEXT NOT NULL,
+  resource_id TEXT NOT NULL,
+  day ${big} NOT NULL,
+  labels TEXT NOT NULL,
+  resource_kind TEXT NOT NULL,
+  resource_name TEXT NOT NULL,
+  quantity ${big} NOT NULL,
+  first_ms ${big} NOT NULL,
+  PRIMARY KEY (project, sku, resource_id, day, labels)
+);
+CREATE INDEX metering_daily_day ON metering_daily(day);
+INSERT INTO metering_daily (project, sku, resource_id, day, labels, resource_kind, resource_name, quantity, first_ms)
+  SELECT project, sku, resource_id, start_ms / 86400000, labels, MIN(resource_kind), MIN(resource_name), SUM(quantity), MIN(start_ms)
+  FROM metering_records GROUP BY project, sku, resource_id, start_ms / 86400000, labels`;
+
 export const meteringMigrations: Migration[] = [
   { service: 'metering', version: 1, up: { sqlite: tables('INTEGER'), postgres: tables('BIGINT') } },
+  { service: 'metering', version: 2, up: { sqlite: rollup('INTEGER'), postgres: rollup('BIGINT') } },
 ];

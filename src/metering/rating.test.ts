@@ -37,8 +37,8 @@ describe('rating', () => {
   });
 
   it('price change: the version in effect at the charge time applies', () => {
-    const cat = buildCatalogue('x', 'regions:\n  default:\n    compute.vcpu:\n      - price: "0.02"\n      - { from: "2026-11-15T12:00:00Z", price: "0.04" }\n');
-    const change = Date.parse('2026-11-15T12:00:00Z');
+    const cat = buildCatalogue('x', 'regions:\n  default:\n    compute.vcpu:\n      - price: "0.02"\n      - { from: "2026-11-15T00:00:00Z", price: "0.04" }\n');
+    const change = Date.parse('2026-11-15T00:00:00Z');
     const parts = splitPeriod(change - 2 * 3_600_000, change + 2 * 3_600_000, 4n * 3_600_000n, [change]);
     assert.deepEqual(parts.map((p) => p.quantity), [7_200_000n, 7_200_000n]);
     const r = new Rater(cat, CENT);

@@ -26,9 +26,15 @@ export const recordKey = (r: Pick<UsageRecord, 'sku' | 'resourceId' | 'start' | 
 
 const COLS = 'record_key, project, sku, resource_id, resource_kind, resource_name, labels, quantity, start_ms, end_ms, source, created_ms';
 
-/** Inserts records, skipping any already present; returns how many were new. */
+const DAY = 86_400_000;
+
+/**
+ * Inserts records, skipping any already present, and adds the new ones to
+ * the daily rollup; returns how many were new. Call inside a transaction
+ * (`store.tx`) so records and rollup commit together.
+ */
 export async function insertRecords(q: Sql, records: readonly UsageRecord[], now = Date.now()): Promise<number> {
-  let added = 0;
+  const added: UsageRecord[] = [];
   for (let i = 0; i < records.length; i += 80) {
     const batch = records.slice(i, i + 80).filter((r) => r.quantity > 0n);
     if (batch.length === 0) continue;
@@ -38,10 +44,37 @@ export async function insertRecords(q: Sql, records: readonly UsageRecord[], now
         r.quantity.toString(), r.start, r.end, r.source, now);
     }
     const ph = batch.map(() => '(?, ?, ?, ?, ?, ?, ?, CAST(? AS BIGINT), ?, ?, ?, ?)').join(', ');
-    const res = await q.run(`INSERT INTO metering_records (${COLS}) VALUES ${ph} ON CONFLICT (record_key) DO NOTHING`, params);
-    added += res.changes;
+    const rows = await q.all<{ record_key: string }>(`INSERT INTO metering_records (${COLS}) VALUES ${ph} ON CONFLICT (record_key) DO NOTHING RETURNING record_key`, params);
+    if (rows.length === batch.length) added.push(...batch);
+    else if (rows.length) {
+      const keys = new Set(rows.map((r) => r.record_key));
+      added.push(...batch.filter((r) => keys.has(recordKey(r))));
+    }
   }
-  return added;
+  await addToRollup(q, added);
+  return added.length;
+}
+
+async function addToRollup(q: Sql, recs: readonly UsageRecord[]): Promise<void> {
+  const sums = new Map<string, { r: UsageRecord; day: number; labels: string; quantity: bigint; first: number }>();
+  for (const r of recs) {
+    const day = Math.floor(r.start / DAY);
+    const labels = JSON.stringify(r.labels);
+    const k = `${r.project}\u0000${r.sku}\u0000${r.resourceId}\u0000${day}\u0000${labels}`;
+    const cur = sums.get(k);
+    if (cur) { cur.quantity += r.quantity; cur.first = Math.min(cur.first, r.start); }
+    else sums.set(k, { r, day, labels, quantity: r.quantity, first: r.start });
+  }
+  const all = [...sums.values()];
+  for (let i = 0; i < all.length; i += 100) {
+    const part = all.slice(i, i + 100);
+    const params: SqlValue[] = part.flatMap((s) => [s.r.project, s.r.sku, s.r.resourceId, s.day, s.labels, s.r.resourceKind, s.r.resourceName, s.quantity.toString(), s.first]);
+    await q.run(`INSERT INTO metering_daily (project, sku, resource_id, day, labels, resource_kind, resource_name, quantity, first_ms)
+      VALUES ${part.map(() => '(?, ?, ?, ?, ?, ?, ?, CAST(? AS BIGINT), ?)').join(', ')}
+      ON CONFLICT (project, sku, resource_id, day, labels) DO UPDATE SET quantity = metering_daily.quantity + excluded.quantity,
+        first_ms = CASE WHEN excluded.first_ms < metering_daily.first_ms THEN excluded.first_ms ELSE metering_daily.first_ms END,
+        resource_name = excluded.resource_name`, params);
+  }
 }
 
 interface RecordRow {

@@ -13,6 +13,7 @@ import { resolveConfig } from '../../src/core/config.ts';
 import { monthStart } from '../../src/metering/aggregate.ts';
 import { type MeteringModule, meteringModule } from '../../src/metering/module.ts';
 import { History } from '../../src/metering/testing.ts';
+import { insertRecords } from '../../src/metering/records.ts';
 import { compute } from '../../src/sdk/compute.ts';
 import { metering } from '../../src/sdk/metering.ts';
 import type { YunApiError } from '../../src/sdk/client.ts';
@@ -77,8 +78,10 @@ describe('metering API', () => {
     assert.match(csv, new RegExp(`${prevMonth},${projectId},TOTAL,,,,,,,${inv.total.replace('.', '\\.')},USD`));
 
     // closed invoices are immutable: more usage recorded for that month later does not change them
-    await tc.cloud.ctx.store.run(`INSERT INTO metering_records (record_key, project, sku, resource_id, resource_kind, resource_name, labels, quantity, start_ms, end_ms, source, created_ms)
-      VALUES ('late', ?, 'compute.vcpu:container', 'i-late', 'instance', 'late', '{}', 360000000, ?, ?, 'test', 0)`, [projectId, prev + H, prev + 2 * H]);
+    await tc.cloud.ctx.store.tx((q) => insertRecords(q, [{
+      project: projectId, sku: 'compute.vcpu:container', resourceId: 'i-late', resourceKind: 'instance', resourceName: 'late', labels: {},
+      quantity: 360_000_000n, start: prev + H, end: prev + 2 * H, source: 'test',
+    }]));
     assert.equal((await metering(tc.admin).invoice(prevMonth)).total, inv.total);
 
     const list = await metering(tc.admin).invoices();
