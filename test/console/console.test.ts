@@ -141,6 +141,7 @@ describe('web console', () => {
     assert.equal(new URL(page.url()).pathname, '/instances/web1');
     await page.locator('.page-head [data-state="running"]').waitFor({ timeout: 60_000 });
     await page.getByTestId('console-log').filter({ hasText: 'hello-from-the-console' }).waitFor({ timeout: 30_000 });
+    await page.getByText(/memory MiB \(now \d/).waitFor({ timeout: 10_000 });
     await shot(page, '06-instance-detail');
 
     // Resize to a bigger flavor (a restart is allowed when the driver cannot resize live).

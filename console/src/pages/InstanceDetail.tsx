@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { compute, type InstanceResource } from '../../../src/sdk/compute.ts';
 import { useApp } from '../app-context.ts';
+import { Sparkline } from '../chart.tsx';
 import { useAsync } from '../hooks.ts';
 import { Link, navigate } from '../router.tsx';
 import { Dialog, ErrorBox, Field, PageHead, State, ago, useAction } from '../ui.tsx';
@@ -66,9 +67,42 @@ export function InstanceDetail({ name }: { name: string }) {
           {st.isolationNotProvided?.length ? <p className="muted">Isolation not provided by this driver: {st.isolationNotProvided.join(', ')}</p> : null}
         </section>
       </div>
+      {st.state === 'running' ? <Usage name={r.name} /> : null}
       <ConsoleLog name={r.name} state={st.state} />
       {resizing ? <Resize name={r.name} current={r.spec.flavor} onClose={() => setResizing(false)} /> : null}
     </div>
+  );
+}
+
+/** CPU and memory of a running instance, sampled from `/stats` every 2 s. */
+function Usage({ name }: { name: string }) {
+  const { client } = useApp();
+  const [cpu, setCpu] = useState<number[]>([]);
+  const [mem, setMem] = useState<number[]>([]);
+  useEffect(() => {
+    let live = true;
+    let last: { at: number; cpu: number } | undefined;
+    const h = compute(client).instance(name);
+    const tick = async () => {
+      const s = await h.stats().catch(() => undefined);
+      if (!live || !s) return;
+      const now = performance.now();
+      if (last) setCpu((l) => [...l, Math.max(0, ((s.cpuSeconds - last!.cpu) / ((now - last!.at) / 1000)) * 100)].slice(-60));
+      last = { at: now, cpu: s.cpuSeconds };
+      setMem((l) => [...l, s.memoryBytes / 2 ** 20].slice(-60));
+    };
+    void tick();
+    const t = setInterval(() => void tick(), 2000);
+    return () => { live = false; clearInterval(t); };
+  }, [client, name]);
+  return (
+    <section className="card" aria-labelledby="h-usage">
+      <h2 id="h-usage">Usage <span className="muted">(last 2 minutes)</span></h2>
+      <div className="grid">
+        <Sparkline title={`CPU % of one core (now ${(cpu.at(-1) ?? 0).toFixed(1)})`} points={cpu} />
+        <Sparkline title={`memory MiB (now ${(mem.at(-1) ?? 0).toFixed(1)})`} points={mem} />
+      </div>
+    </section>
   );
 }
 
