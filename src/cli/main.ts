@@ -6,11 +6,17 @@ import { registerDoctor } from './commands/doctor.ts';
 import { registerComputeCommands } from './commands/compute.ts';
 import { registerNetworkCommands } from './commands/network.ts';
 import { registerVolumeCommands } from './commands/volume.ts';
+import { registerAutoscaleCommands } from './commands/autoscale.ts';
+import { registerMetricsCommands } from './commands/metrics.ts';
+import { registerAlarmCommands } from './commands/alarm.ts';
+import { registerGroupCommands } from './commands/group.ts';
+import { registerRecommendCommands } from './commands/recommend.ts';
+import { registerLoadtestCommands } from './commands/loadtest.ts';
 import { registerCostCommands } from './commands/cost.ts';
 import { type CliEnv, makeEnv } from './env.ts';
 
 /** Every command module registers itself here: one line per module. */
-const MODULES: ((program: Command, env: CliEnv) => void)[] = [registerUp, registerDoctor, registerIdentityCommands, registerNetworkCommands, registerComputeCommands, registerVolumeCommands, registerCostCommands];
+const MODULES: ((program: Command, env: CliEnv) => void)[] = [registerUp, registerDoctor, registerIdentityCommands, registerNetworkCommands, registerComputeCommands, registerVolumeCommands, registerCostCommands, registerMetricsCommands, registerAlarmCommands, registerAutoscaleCommands, registerGroupCommands, registerRecommendCommands, registerLoadtestCommands];
 
 export function buildProgram(): Command {
   const program = new Command('yun')
