@@ -126,7 +126,7 @@ export async function closeMonth(q: Sql, cat: PriceCatalogue, month: string, now
 
 /** Months (YYYY-MM) in which a project has usage or a stored invoice, newest first. */
 export async function invoiceMonths(q: Sql, project: string, now: number): Promise<string[]> {
-  const first = await q.get<{ s: number | string | null }>('SELECT MIN(start_ms) AS s FROM metering_records WHERE project = ?', [project]);
+  const first = await q.get<{ s: number | string | null }>('SELECT MIN(first_ms) AS s FROM metering_daily WHERE project = ?', [project]);
   const stored = await q.all<{ month: string }>('SELECT month FROM metering_invoices WHERE project = ?', [project]);
   const months = new Set(stored.map((s) => s.month));
   if (first?.s !== null && first?.s !== undefined) {

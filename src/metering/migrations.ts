@@ -87,4 +87,6 @@ INSERT INTO metering_daily (project, sku, resource_id, day, labels, resource_kin
 export const meteringMigrations: Migration[] = [
   { service: 'metering', version: 1, up: { sqlite: tables('INTEGER'), postgres: tables('BIGINT') } },
   { service: 'metering', version: 2, up: { sqlite: rollup('INTEGER'), postgres: rollup('BIGINT') } },
+  // Reads go through the rollup; these indexes only cost inserts (about half of ingestion time).
+  { service: 'metering', version: 3, up: 'DROP INDEX metering_records_project; DROP INDEX metering_records_start' },
 ];
