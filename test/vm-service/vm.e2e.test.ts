@@ -10,7 +10,11 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { execFile, spawn } from 'node:child_process';
 import { createReadStream, existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { pipeline } from 'node:stream/promises';
 import type { YunClient } from '../../src/sdk/client.ts';
@@ -40,6 +44,8 @@ async function consoleHas(c: YunClient, name: string, text: string, timeoutMs: n
 }
 
 const count = (s: string, needle: string) => s.split(needle).length - 1;
+const BIN = join(import.meta.dirname, '../../bin/yun.mjs');
+const runFile = promisify(execFile);
 
 describe('VM instances and volumes through the API', { timeout: 900_000 }, () => {
   let bc: BlockCloud;
@@ -48,6 +54,16 @@ describe('VM instances and volumes through the API', { timeout: 900_000 }, () =>
   let volId = '';
   let skip = '';
   const ok = (t: import('node:test').TestContext) => requireCapability(t, !skip, skip);
+  const cliEnv = () => ({ ...process.env, YUN_ENDPOINT: bc.tc.cloud.apiUrl, YUN_TOKEN: c.token!, YUN_PROJECT: 'default', YUN_HOME: bc.home });
+  const yun = async (...args: string[]) => {
+    try {
+      const r = await runFile(process.execPath, [BIN, ...args], { env: cliEnv() });
+      return { code: 0, stdout: r.stdout, stderr: r.stderr };
+    } catch (e) {
+      const x = e as { code: number; stdout: string; stderr: string };
+      return { code: x.code, stdout: x.stdout, stderr: x.stderr };
+    }
+  };
 
   before(async () => {
     if (!isRoot()) { skip = 'needs root (loop mounts, crun)'; return; }
@@ -91,11 +107,21 @@ done
 mke2fs -q $dev && mkdir -p /mnt/data && mount $dev /mnt/data && echo "written-by-the-vm" > /mnt/data/hello.txt && umount /mnt/data && sync && echo "UD-WROTE $dev"
 `;
     const t0 = Date.now();
-    await c.request('POST', '/v1/instances', { body: { name: 'vm1', spec: { image: 'tiny-vm', type: 'vm', cpus: 2, memoryMb: 256, userData } } });
-    const r = await waitFor(c, 'instances', 'vm1', (x) => ['running', 'error'].includes(String(x.status.state)), BOOT_MS);
-    assert.equal(r.status.state, 'running', String(r.status.reason));
+    // through the real yun binary: create (waits for running), then follow the serial console
+    const udFile = join(bc.home, 'init.sh');
+    await writeFile(udFile, userData);
+    const created = await yun('-o', 'json', 'instance', 'create', 'vm1', '--type', 'vm', '--image', 'tiny-vm', '--cpus', '2', '--memory', '256', '--user-data', udFile);
+    assert.equal(created.code, 0, created.stderr);
+    assert.equal(JSON.parse(created.stdout).state, 'running');
+    const follow = spawn(process.execPath, [BIN, 'instance', 'logs', '-f', 'vm1'], { env: cliEnv(), stdio: ['ignore', 'pipe', 'inherit'] });
+    let followed = '';
+    const sawMarker = new Promise<void>((res, rej) => {
+      const timer = setTimeout(() => rej(new Error(`no boot marker from yun instance logs -f; got:\n${followed.slice(-1500)}`)), BOOT_MS);
+      follow.stdout.on('data', (d: Buffer) => { followed += d; if (followed.includes('YUN-TINY-VM: BOOTED')) { clearTimeout(timer); res(); } });
+    });
+    try { await sawMarker; } finally { follow.kill(); }
     const log = await consoleHas(c, 'vm1', 'YUN-TINY-VM: BOOTED', BOOT_MS);
-    t.diagnostic(`create → boot marker through the API: ${Date.now() - t0} ms`);
+    t.diagnostic(`create (yun CLI) → boot marker seen by yun instance logs -f: ${Date.now() - t0} ms`);
     assert.match(log, /2 vCPU, 2\d{5} kB memory/, 'cpus and memory from the instance spec');
     await consoleHas(c, 'vm1', 'UD-HELLO from vm1', 60_000);
     const st = await waitFor(c, 'instances', 'vm1', (x) => Boolean(x.status.vm), 30_000);
@@ -109,7 +135,8 @@ mke2fs -q $dev && mkdir -p /mnt/data && mount $dev /mnt/data && echo "written-by
 
   it('attaches a volume live: the guest sees the disk and writes to it; 409 for in-use; detach', async (t) => {
     if (!ok(t)) return;
-    await b.attach('data1', 'vm1');
+    const att = await yun('-o', 'json', 'volume', 'attach', 'data1', '--instance', 'vm1');
+    assert.equal(att.code, 0, att.stderr);
     const v = await b.waitVolume('data1', 'in-use', 60_000);
     assert.equal((v.status.attachment as { kind: string }).kind, 'vm');
     await consoleHas(c, 'vm1', `serial=${volId.slice(0, 20)}`, 60_000);
@@ -147,11 +174,17 @@ mke2fs -q $dev && mkdir -p /mnt/data && mount $dev /mnt/data && echo "written-by
     await b.waitVolume('data2', 'available', 60_000);
     assert.notEqual((await exec('c1', ['cat', '/data/c1.txt'])).exitCode, 0, 'gone from c1 after detach');
     await b.attach('data2', 'c2', { mountPath: '/srv/vol' });
-    await b.waitVolume('data2', 'in-use', 60_000);
+    const onC2 = await b.waitVolume('data2', 'in-use', 60_000);
+    const c2pid = (onC2.status.attachment as { pid?: number }).pid;
+    assert.ok(c2pid);
     assert.equal((await exec('c2', ['cat', '/srv/vol/c1.txt'])).stdout, 'from-c1\n');
     // a container restart gives it a new mount namespace: the controller mounts the volume again
     await c.request('POST', '/v1/instances/c2/actions/reboot', { body: {} });
-    await waitFor(c, 'volumes', 'data2', (x) => (x.status.attachment as { pid?: number } | undefined)?.pid !== (v.status.attachment as { pid?: number }).pid && x.status.state === 'in-use', 60_000);
+    const rebooted = await waitFor(c, 'volumes', 'data2', (x) => {
+      const pid = (x.status.attachment as { pid?: number } | undefined)?.pid;
+      return Boolean(pid) && pid !== c2pid && x.status.state === 'in-use';
+    }, 60_000);
+    assert.equal((await waitFor(c, 'instances', 'c2', (x) => x.status.state === 'running')).status.pid, (rebooted.status.attachment as { pid: number }).pid);
     const end = Date.now() + 30_000;
     let out = '';
     while (Date.now() < end && out !== 'from-c1\n') {
