@@ -27,7 +27,7 @@ npx tsc --noEmit -p .
 echo "== lint"
 npx biome lint --diagnostic-level=error src test bench
 
-if [ -f console/package.json ] && [ -f console/vite.config.ts ]; then
+if [ -f console/vite.config.ts ]; then
   echo "== console build"
   npm run --silent build:console
 fi

@@ -45,9 +45,6 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
   app.setNotFoundHandler((req, reply) => sendProblem(req, reply, new YunError('NotFound', `no route ${req.method} ${req.url.split('?')[0]}`)));
   const openapi = new OpenApiCollector();
   app.addHook('onRoute', (r) => openapi.add(r));
-  app.addHook('onResponse', async (req, reply) => {
-    req.log.info({ reqId: req.id, method: req.method, url: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
-  });
   app.addHook('onSend', async (req, reply) => { void reply.header('x-request-id', req.id); });
 
   app.decorateRequest('principal', undefined);

@@ -11,14 +11,14 @@ import { after, before, describe, test } from 'node:test';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { type TestCloud, startTestCloud } from '../helpers/cloud.ts';
 import { buildConsole, launchChromium, screenshotDir } from './browser.ts';
-import { testObjectsModule } from './objects-module.ts';
+import { objectsModule } from '../../src/objects/module.ts';
 
 describe('web console: buckets', () => {
   let tc: TestCloud;
   let s3: S3Client;
   before(async () => {
     await buildConsole();
-    tc = await startTestCloud({ modules: [testObjectsModule()] });
+    tc = await startTestCloud({ modules: (config) => [objectsModule(config)] });
     const key = await tc.admin.accessKeys.create('sdk in test');
     s3 = new S3Client({ endpoint: `http://127.0.0.1:${tc.cloud.config.s3Port}`, region: tc.cloud.config.region, forcePathStyle: true, credentials: { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey } });
   });

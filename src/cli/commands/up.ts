@@ -30,7 +30,7 @@ export function registerUp(program: Command, env: CliEnv): void {
         `  app router      http://${config.host}:${config.routerPort}`,
         `  log in as       ${cloud.bootstrap.user}  (password in ${passwordFile})`,
         `  CLI profile     ${profiles.configPath} (token in ${profiles.credentialsPath})`,
-        ...cloud.modules.flatMap((m) => Object.entries(m.describe?.() ?? {}).map(([k, v]) => `  ${`${m.name} ${k}`.padEnd(15)} ${v}`)),
+        ...cloud.modules.flatMap((m) => Object.entries(m.describe?.() ?? {}).map(([k, v]) => `  ${(k.startsWith(m.name) ? k : `${m.name} ${k}`).padEnd(15)} ${v}`)),
         'Press Ctrl-C to stop.',
       ];
       process.stdout.write(`${lines.join('\n')}\n`);
