@@ -33,7 +33,7 @@ try {
   await load({ url: `${bare.url}/`, duration: 1 });
   await load({ url: `${yun.url}/v1/widgets?limit=10`, headers: auth, duration: 1 });
   let n = 0;
-  const createReq = () => [{ method: 'POST' as const, path: '/v1/widgets', headers: auth, setupRequest: (req: Record<string, unknown>) => ({ ...req, body: JSON.stringify({ name: `w-${process.pid}-${n++}`, labels: { bench: 'api' }, spec: { size: 1 } }) }) }];
+  const createReq = () => [{ method: 'POST' as const, path: '/v1/widgets', headers: auth, setupRequest: (req: autocannon.Request) => ({ ...req, body: JSON.stringify({ name: `w-${process.pid}-${n++}`, labels: { bench: 'api' }, spec: { size: 1 } }) }) }];
   // seed some rows so the list has something to page
   await load({ url: yun.url, requests: createReq(), amount: 200, connections: 8 });
 
