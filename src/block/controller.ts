@@ -234,7 +234,7 @@ export class BlockController {
     await this.setStatus<VolumeStatus>('volume', v.id, { fsResizePending: undefined, message: undefined });
   }
 
-  private async finalizeVolume(v: Volume): Promise<void> {
+  private async finalizeVolume(v: Volume): Promise<undefined> {
     if (v.status.state !== 'deleting') await this.setStatus<VolumeStatus>('volume', v.id, { state: 'deleting' });
     if (v.status.attachment) await this.detach(v, v.status.attachment, this.d.compute());
     await unmount(this.hostMount(v));
@@ -245,6 +245,7 @@ export class BlockController {
       await new Resources(q).delete(v);
     });
     this.d.bus.poke();
+    return undefined;
   }
 
   private async snapshot(s: Snapshot): Promise<ReconcileResult> {

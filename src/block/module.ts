@@ -12,6 +12,7 @@ import type { VmSupport } from '../compute/vm/module.ts';
 import type { ServiceModule } from '../services.ts';
 import { BlockController } from './controller.ts';
 import { type VolumeCapabilities, type VolumeDriver, createVolumeDriver } from './drivers/index.ts';
+import { VolumePool, poolRoutes } from './pool.ts';
 import { snapshotRoutes } from './snapshots.ts';
 import type { VolumeType } from './types.ts';
 import { volumeRoutes } from './volumes.ts';
@@ -20,6 +21,8 @@ export interface BlockOptions {
   /** VM support (qemu driver + the routing compute driver); without it attachments wait. */
   vm?: VmSupport;
   resyncMs?: number;
+  /** Volume pool sizing: physical GB (default: the filesystem's size) and overcommit (default 4). */
+  pool?: { capacityGb?: number; overcommit?: number };
   /** Run this host's block controller. Default true. */
   controller?: boolean;
 }
@@ -27,11 +30,13 @@ export interface BlockOptions {
 export class BlockModule implements ServiceModule {
   readonly name = 'block';
   readonly drivers: Record<VolumeType, VolumeDriver>;
+  readonly pool: VolumePool;
   controller?: BlockController;
   private caps?: Record<string, VolumeCapabilities>;
 
   constructor(private readonly config: CloudConfig, private readonly o: BlockOptions = {}) {
     const base = join(config.home, 'block');
+    this.pool = new VolumePool({ dir: base, ...o.pool });
     this.drivers = { file: createVolumeDriver('file', { root: join(base, 'file') }), qcow2: createVolumeDriver('qcow2', { root: join(base, 'qcow2') }) };
   }
 
@@ -43,7 +48,8 @@ export class BlockModule implements ServiceModule {
   }
 
   routes(app: FastifyInstance, ctx: ApiContext): void {
-    volumeRoutes(app, ctx);
+    volumeRoutes(app, ctx, { pool: this.pool });
+    poolRoutes(app, ctx, this.pool);
     snapshotRoutes(app, ctx, { isVm: (id) => this.o.vm?.router?.isVm(id) ?? false });
   }
 

@@ -13,6 +13,7 @@ import type { Resource } from '../core/resource.ts';
 import type { Scope } from '../identity/types.ts';
 import { Resources } from '../store/resources.ts';
 import type { Sql } from '../store/types.ts';
+import type { VolumePool } from './pool.ts';
 import type { SnapshotSpec, SnapshotStatus, VolumeSpec, VolumeStatus } from './types.ts';
 
 export type Volume = Resource<VolumeSpec, VolumeStatus>;
@@ -51,7 +52,7 @@ export function volumeGuard(v: Volume, action: string): void {
     throw new YunError('InvalidState', `cannot ${action} volume '${v.name}' while it is ${state} (allowed from: ${VOLUME_ALLOWED[action]!.join(', ')})`, { details: { state, action } });
 }
 
-export function volumeRoutes(app: FastifyInstance, ctx: ApiContext): void {
+export function volumeRoutes(app: FastifyInstance, ctx: ApiContext, deps: { pool: VolumePool }): void {
   registerResource<VolumeSpec, VolumeStatus>(app, ctx, {
     kind: 'volume', plural: 'volumes', service: 'block', idPrefix: 'vol', spec: VolumeSpecSchema, deletion: 'finalize',
     initialStatus: () => ({ state: 'creating' }),
@@ -77,6 +78,7 @@ export function volumeRoutes(app: FastifyInstance, ctx: ApiContext): void {
     },
     async afterCreate(r, c) {
       await ctx.identity.consumeQuota(c.q, r.project, volumeQuota(r.spec.sizeGb));
+      await deps.pool.claim(c.q, 0); // the row is in: the pool now counts it
     },
     async beforeDelete(r, c) {
       if (r.deletionTimestamp) return;
@@ -141,6 +143,7 @@ export function volumeRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const r = await change(req, 'extend', 'Extend', async (v, q) => {
       if (!(b.sizeGb > v.spec.sizeGb)) throw invalid('/sizeGb', `volumes only grow: '${v.name}' is ${v.spec.sizeGb} GB`);
       await ctx.identity.consumeQuota(q, v.project, { volume_gb: Math.ceil(b.sizeGb) - Math.ceil(v.spec.sizeGb) });
+      await deps.pool.claim(q, b.sizeGb - v.spec.sizeGb);
       return { ...v.spec, sizeGb: b.sizeGb };
     });
     return reply.code(202).send(r);

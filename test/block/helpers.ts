@@ -20,12 +20,12 @@ export interface BlockCloud {
 }
 
 /** A listening cloud with VM support, compute and block storage (no network service) on a temp home, or `home` to restart on the same state. */
-export async function startBlockCloud(o: { home?: string; compute?: ComputeOptions; accelerator?: 'auto' | 'tcg' } = {}): Promise<BlockCloud> {
+export async function startBlockCloud(o: { home?: string; compute?: ComputeOptions; accelerator?: 'auto' | 'tcg'; pool?: { capacityGb?: number; overcommit?: number } } = {}): Promise<BlockCloud> {
   const home = o.home ?? await mkdtemp(join(tmpdir(), 'yun-block-'));
   const config = resolveConfig({ home }, {});
   const vm = vmSupport(config, { accelerator: o.accelerator ?? 'auto', stopTimeoutMs: 3000 });
   const compute = computeModule(config, { stopTimeoutMs: 3000, pollMs: 200, wrapDriver: vm.wrap, ...o.compute });
-  const block = blockModule(config, { vm, resyncMs: 1000 });
+  const block = blockModule(config, { vm, resyncMs: 1000, ...(o.pool ? { pool: o.pool } : {}) });
   const tc = await startTestCloud({ home, modules: [vm, compute, block], keepHome: true });
   return {
     tc, vm, compute, block, c: tc.admin, home,
