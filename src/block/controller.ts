@@ -23,7 +23,7 @@ import type { QemuDriver } from '../compute/drivers/qemu/index.ts';
 import { type VolumeDriver, filesystemType, gbToBytes, isMounted, mountForContainer, prepareFilesystem, unmount } from './drivers/index.ts';
 import { bindIntoContainer, mountedIn, unbindFromContainer } from './attach/container.ts';
 import { runTool } from './drivers/common.ts';
-import type { SnapshotSpec, SnapshotStatus, VolumeAttachmentStatus, VolumeSpec, VolumeStatus, VolumeType } from './types.ts';
+import type { SnapshotStatus, VolumeAttachmentStatus, VolumeSpec, VolumeStatus, VolumeType } from './types.ts';
 import { type Snapshot, type Volume, volumeQuota } from './volumes.ts';
 
 export interface BlockControllerDeps {

@@ -8,7 +8,7 @@
  */
 import type { Resource } from '../core/resource.ts';
 import type { SnapshotSpec, SnapshotStatus, VolumeSpec, VolumeStatus } from '../block/types.ts';
-import { ResourceClient, type YunClient } from './client.ts';
+import type { ResourceClient, YunClient } from './client.ts';
 
 export type VolumeResource = Resource<VolumeSpec, VolumeStatus>;
 export type SnapshotResource = Resource<SnapshotSpec, SnapshotStatus>;
