@@ -101,8 +101,9 @@ export class SourceBuilder {
         const tar = spawn('tar', ['-c', '-C', images.rootfs(base.id), '.', '-C', join(work, 'overlay'), 'app'], { stdio: ['ignore', 'pipe', 'pipe'] });
         let err = '';
         tar.stderr.on('data', (c: Buffer) => { err += c.toString(); });
+        const closed = new Promise<number>((r) => tar.on('close', (c) => r(c ?? 1)));
         await images.upload(img, tar.stdout);
-        const code = await new Promise<number>((r) => tar.on('close', (c) => r(c ?? 1)));
+        const code = await closed;
         if (code !== 0) throw new Error(`tar failed: ${err.trim()}`);
       }
       log.push(`image ${imgName} ready`);

@@ -1,0 +1,45 @@
+/**
+ * A listening test cloud with compute (any driver), optionally the network
+ * service, and the apps module on a temp home; `stop` deletes every
+ * workload first so nothing leaks.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type AppsModule, type AppsOptions, appsModule } from '../../src/apps/module.ts';
+import { type ComputeModule, type ComputeOptions, computeModule } from '../../src/compute/module.ts';
+import { resolveConfig } from '../../src/core/config.ts';
+import type { ServiceModule } from '../../src/services.ts';
+import type { YunClient } from '../../src/sdk/client.ts';
+import { type TestCloud, startTestCloud } from '../helpers/cloud.ts';
+
+export { buildImage } from '../compute/helpers.ts';
+
+export interface AppsCloud {
+  tc: TestCloud;
+  compute: ComputeModule;
+  apps: AppsModule;
+  c: YunClient;
+  home: string;
+  routerPort: () => number;
+  stop(): Promise<void>;
+}
+
+export async function startAppsCloud(o: { compute?: ComputeOptions; apps?: AppsOptions; before?: (home: string) => Promise<{ modules: ServiceModule[]; compute?: ComputeOptions }> } = {}): Promise<AppsCloud> {
+  const home = await mkdtemp(join(tmpdir(), 'yun-apps-'));
+  const config = resolveConfig({ home }, {});
+  const pre = o.before ? await o.before(home) : { modules: [] };
+  const compute = computeModule(config, { stopTimeoutMs: 2000, pollMs: 200, ...o.compute, ...pre.compute });
+  const apps = appsModule(config, { compute, routerPort: 0, resyncMs: 1000, ...o.apps });
+  const tc = await startTestCloud({ home, modules: [...pre.modules, compute, apps], keepHome: true });
+  return {
+    tc, compute, apps, c: tc.admin, home, routerPort: () => apps.router.port,
+    stop: async () => {
+      await apps.controller?.stop();
+      await compute.controller?.stop();
+      for (const w of await compute.driver.list()) await compute.driver.delete(w.id);
+      await tc.stop();
+      await rm(home, { recursive: true, force: true });
+    },
+  };
+}
