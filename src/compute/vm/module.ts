@@ -18,6 +18,7 @@ import { isolationGaps } from '../controller.ts';
 import { type QemuCapabilities, QemuDriver } from '../drivers/qemu/index.ts';
 import type { ComputeDriver } from '../drivers/types.ts';
 import type { InstanceStatus } from '../types.ts';
+import { defaultCacheDir } from '../images/vm/kernel.ts';
 import { VmRoutingDriver } from './router.ts';
 
 export interface VmStatus {
@@ -42,9 +43,17 @@ export class VmSupport implements ServiceModule {
   private readonly stateDir: string;
   private unsubscribe?: () => void;
 
+  /** The accelerator probe's result from earlier in this host boot (KVM does not change without a reboot). */
+  private readonly cached?: ProbeCache;
+
   constructor(config: CloudConfig, o: VmSupportOptions = {}) {
     this.stateDir = join(config.home, 'compute', 'qemu');
-    this.qemu = new QemuDriver({ stateDir: this.stateDir, accelerator: o.accelerator ?? 'auto', ...(o.stopTimeoutMs ? { stopTimeoutMs: o.stopTimeoutMs } : {}) });
+    let accelerator = o.accelerator ?? 'auto';
+    if (accelerator === 'auto') {
+      this.cached = readProbeCache(join(this.stateDir, 'capabilities.json')) ?? readProbeCache(join(defaultCacheDir(), 'kvm-probe.json'));
+      if (this.cached) accelerator = this.cached.accelerator;
+    }
+    this.qemu = new QemuDriver({ stateDir: this.stateDir, accelerator, ...(o.stopTimeoutMs ? { stopTimeoutMs: o.stopTimeoutMs } : {}) });
   }
 
   /** The hook for compute: its rootfs driver in, the driver compute should use out. */
@@ -66,9 +75,16 @@ export class VmSupport implements ServiceModule {
   ready?: Promise<void>;
 
   private async watch(ctx: ApiContext & { hostId: string }): Promise<void> {
-    this.caps = await this.qemu.capabilities();
+    const caps = await this.qemu.capabilities();
+    if (this.cached) caps.warnings = this.cached.warnings;
+    this.caps = caps;
     await mkdir(this.stateDir, { recursive: true });
-    await writeFile(join(this.stateDir, 'capabilities.json'), JSON.stringify(this.caps, null, 1));
+    await writeFile(join(this.stateDir, 'capabilities.json'), JSON.stringify({ ...caps, bootId: bootId() }, null, 1));
+    if (!this.cached && caps.available) {
+      // host-wide: every cloud on this host (tests make many) skips the probe until the next reboot
+      await mkdir(defaultCacheDir(), { recursive: true });
+      await writeFile(join(defaultCacheDir(), 'kvm-probe.json'), JSON.stringify({ accelerator: caps.accelerator, warnings: caps.warnings, available: true, bootId: bootId() }));
+    }
     if (this.caps.warnings.length) ctx.log.warn({ warnings: this.caps.warnings }, 'VMs: hardware acceleration unavailable');
     if (this.stopped) return;
     const res = new Resources(ctx.store);
@@ -114,6 +130,28 @@ export class VmSupport implements ServiceModule {
     const d: Record<string, string> = { 'vm driver': caps.available ? caps.backend : `unavailable: ${caps.reason}`, 'vm accelerator': caps.accelerator };
     if (caps.warnings.length) d['vm WARNING'] = caps.warnings.join('; ');
     return d;
+  }
+}
+
+interface ProbeCache { accelerator: 'kvm' | 'tcg'; warnings: string[] }
+
+const bootId = (): string | undefined => {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+};
+
+/** A probe result written earlier in this same host boot, if any. */
+function readProbeCache(file: string): ProbeCache | undefined {
+  try {
+    const c = JSON.parse(readFileSync(file, 'utf8')) as QemuCapabilities & { bootId?: string };
+    const id = bootId();
+    if (!id || c.bootId !== id || !c.available) return undefined;
+    return { accelerator: c.accelerator, warnings: c.warnings ?? [] };
+  } catch {
+    return undefined;
   }
 }
 
