@@ -8,7 +8,7 @@ import type { ApiContext } from '../api/context.ts';
 import { registerResource } from '../api/resources.ts';
 import { YunError, invalid } from '../core/errors.ts';
 import { monthStart } from './aggregate.ts';
-import { budgetDef } from './budgets.ts';
+import { budgetBlocks, budgetDef } from './budgets.ts';
 import type { PriceCatalogue } from './catalogue.ts';
 import { type EstimateRequest, estimate } from './estimates.ts';
 import { explore, parseGroupBy } from './explorer.ts';
@@ -16,6 +16,9 @@ import { getInvoice, invoiceCsv, invoiceMonths } from './invoices.ts';
 import { METERS, meterOf } from './meters.ts';
 import { formatMoney } from './money.ts';
 import type { MeteringModule } from './module.ts';
+
+/** Create routes of billable kinds, refused under an exceeded hard budget. */
+export const BILLABLE_CREATES: ReadonlySet<string> = new Set(['/v1/instances', '/v1/volumes', '/v1/load-balancers', '/v1/floating-ips', '/v1/apps', '/v1/jobs']);
 
 /** The catalogue as JSON: one row per sku and price version. */
 export function priceList(cat: PriceCatalogue) {
@@ -46,6 +49,14 @@ export function meteringRoutes(app: FastifyInstance, ctx: ApiContext, m: Meterin
   };
 
   registerResource(app, ctx, budgetDef());
+
+  // Hard budgets: creating a billable resource is refused while the project's hard budget
+  // is exceeded; existing resources keep running (starts and updates are not blocked).
+  app.addHook('preHandler', async (req) => {
+    if (req.method !== 'POST' || !BILLABLE_CREATES.has(req.routeOptions.url ?? '')) return;
+    const why = await budgetBlocks(ctx.store, (await req.scope()).project.id);
+    if (why) throw new YunError('QuotaExceeded', `${why}: new billable resources are refused until the next period or a higher budget`);
+  });
 
   app.get('/prices', { schema: { summary: 'The price catalogue of this region', tags: ['metering'] } }, async (req) => {
     await authorize(req, 'GetPrices', 'prices');

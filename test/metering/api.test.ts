@@ -148,6 +148,20 @@ describe('metering API', () => {
     await assert.rejects(m.estimate({ type: 'app', name: 'nope', replicas: 2 }), (e: YunApiError) => e.status === 404 && /app 'nope'/.test(e.message));
   });
 
+  it('a hard budget that is exceeded blocks creating billable resources, not reads', async () => {
+    const m = metering(tc.admin);
+    await m.createBudget('hard', { amount: '0.000001', enforce: 'hard', alerts: [{ percent: 100 }] });
+    await m.collect();
+    assert.equal((await m.budgets.get('hard')).status.state, 'exceeded');
+    await assert.rejects(compute(tc.admin).flavor('m1.tiny').launch({ name: 'blocked', image: 'busybox' }),
+      (e: YunApiError) => e.status === 403 && e.code === 'QuotaExceeded' && /budget 'hard' is exceeded/.test(e.message));
+    assert.ok((await compute(tc.admin).instances()).length >= 1, 'reads still work');
+    await m.budgets.delete('hard');
+    const ok = await compute(tc.admin).flavor('m1.tiny').launch({ name: 'allowed', image: 'busybox', command: ['/bin/sh', '-c', 'sleep 600'] });
+    await ok.waitFor('running', 30_000);
+    await ok.delete();
+  });
+
   it('refuses bad budgets and bad months', async () => {
     const m = metering(tc.admin);
     await assert.rejects(m.createBudget('b1', { amount: '-3' }), (e: YunApiError) => e.status === 400);
