@@ -13,7 +13,7 @@ import type { CloudConfig } from '../core/config.ts';
 import type { Logger } from '../core/log.ts';
 import type { ServiceModule } from '../services.ts';
 import type { StateStore } from '../store/types.ts';
-import { monthStart } from './aggregate.ts';
+import { DAY, monthStart, nextMonth } from './aggregate.ts';
 import { BudgetController, type Spend } from './budgets.ts';
 import { type PriceCatalogue, loadCatalogue, priceChanges } from './catalogue.ts';
 import { Collector } from './collector.ts';
@@ -108,10 +108,16 @@ export class MeteringModule implements ServiceModule {
     if (!this.collector || !this.store) throw new Error('metering module not started');
     await this.collector.collect();
     const now = this.now();
-    const prev = monthStart(monthStart(now) - 1);
-    const closed = await getWatermark(this.store, 'closed-month');
-    if (now >= monthStart(now) + GRACE_MS && (closed === undefined || closed < prev)) {
-      await this.store.tx((q) => closeMonth(q, this.catalogue, new Date(prev).toISOString().slice(0, 7), now));
+    if (now >= monthStart(now) + GRACE_MS) {
+      // Close every finished month not closed yet (the cloud may have been down at a month's end).
+      const prev = monthStart(monthStart(now) - 1);
+      const closed = await getWatermark(this.store, 'closed-month');
+      const first = await this.store.get<{ d: number | string | null }>('SELECT MIN(day) AS d FROM metering_daily');
+      let m = closed !== undefined ? nextMonth(closed) : first?.d != null ? monthStart(Number(first.d) * DAY) : prev;
+      for (let n = 0; m <= prev && n < 120; m = nextMonth(m), n++) {
+        const month = new Date(m).toISOString().slice(0, 7);
+        await this.store.tx((q) => closeMonth(q, this.catalogue, month, now));
+      }
     }
     await this.budgets!.evaluate();
   }

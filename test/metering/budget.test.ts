@@ -101,5 +101,9 @@ describe('budgets', () => {
     assert.equal(b.status.period, '2026-12');
     assert.equal(b.status.actual, '0.00');
     assert.equal(received.length, 3);
+    // November closed on that pass, with the spend the budget saw
+    const nov = await m.invoice('2026-11');
+    assert.equal(nov.state, 'closed');
+    assert.equal(nov.total, '26.40');
   });
 });
