@@ -101,3 +101,21 @@ export function bucketBytesGauge(list: () => Promise<{ project: string; bucket: 
     sample: async () => (await list()).map((b) => ({ project: b.project, resource: { id: `bucket:${b.bucket}`, kind: 'bucket', name: b.bucket }, value: b.bytes })),
   };
 }
+
+/**
+ * Adapter for the objects service's `ObjectIdentity.recordUsage(projectId,
+ * metric, value, labels)` hook. Understood metrics:
+ *   `s3.request`  value 1, labels { bucket, method, op? }
+ *   `s3.bytes_out` value = body bytes sent, labels { bucket }
+ * Other metrics (e.g. `objects.put_bytes`) are not billed and are ignored.
+ */
+export function recordUsageToSink(sink: UsageSink): (projectId: string, metric: string, value: number, labels?: Record<string, string>) => void {
+  return (projectId, metric, value, labels = {}) => {
+    const bucket = labels.bucket ?? '';
+    if (metric === 's3.request') {
+      for (let i = 0; i < Math.max(1, Math.floor(value)); i++) sink.s3Request(projectId, bucket, labels.method ?? 'GET', labels.op);
+    } else if (metric === 's3.bytes_out') {
+      sink.dataOut(projectId, { id: `bucket:${bucket}`, kind: 'bucket', name: bucket }, value);
+    }
+  };
+}
