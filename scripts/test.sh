@@ -8,14 +8,17 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the suite drives for real (containers, VMs, networks, S3 clients, browser).
 PKGS=(crun runc busybox-static perl util-linux tar iproute2 nftables qemu-system-x86 qemu-utils dosfstools mtools
-      e2fsprogs awscli python3-boto3 rclone s3cmd chromium postgresql postgresql-client curl)
+      e2fsprogs genisoimage kmod file awscli python3-boto3 rclone s3cmd chromium postgresql postgresql-client curl)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=()
   for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-  if [ ${#missing[@]} -gt 0 ]; then
-    echo "installing Debian packages: ${missing[*]}"
+  # tiny-vm takes its kernel from Debian's linux-image-amd64 (apt-get download), which needs package lists.
+  if [ ${#missing[@]} -gt 0 ] || [ -z "$(ls /var/lib/apt/lists 2>/dev/null | grep -v -e lock -e partial)" ]; then
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    if [ ${#missing[@]} -gt 0 ]; then
+      echo "installing Debian packages: ${missing[*]}"
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
   fi
 else
   echo "not root or not Debian: skipping package installs; tests needing them will say so"
