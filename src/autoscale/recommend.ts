@@ -62,6 +62,10 @@ export async function recommend(q: Sql, db: TimeSeriesStore, project: string, ta
   if (!best) return { ...base, observed, change: 'upsize', reason: `no flavor has ${round(needCores)} vCPU and ${Math.ceil(needMb)} MiB (usage + 30 % headroom)` };
   const suggested = { flavor: best.name, vcpus: best.spec.vcpus, ramMb: best.spec.ramMb };
   const cmp = Math.sign(best.spec.vcpus - current.vcpus) || Math.sign(best.spec.ramMb - current.ramMb);
+  // An ad-hoc size smaller than every flavor that already fits: nothing smaller to suggest.
+  if (cmp > 0 && current.vcpus >= needCores && current.ramMb >= needMb) {
+    return { ...base, observed, change: 'keep', reason: `the current ${current.vcpus} vCPU / ${current.ramMb} MiB fits p95 CPU ${observed.cpuP95Cores} cores and peak memory ${Math.ceil(memoryMaxBytes / 1048576)} MiB with 30 % headroom; no flavor is smaller` };
+  }
   const change = best.name === current.flavor || cmp === 0 ? 'keep' : cmp < 0 ? 'downsize' : 'upsize';
   const reason = `p95 CPU ${observed.cpuP95Cores} cores (${observed.cpuP95Percent} % of ${current.vcpus}), peak memory ${Math.ceil(memoryMaxBytes / 1048576)} MiB over ${win}; ${best.name} fits with 30 % headroom`;
   return { ...base, observed, suggested, change, reason };
