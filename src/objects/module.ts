@@ -5,6 +5,7 @@ import { YunError } from '../core/errors.ts';
 import { ShortCache } from '../identity/cache.ts';
 import type { Principal } from '../identity/types.ts';
 import type { ServiceModule } from '../services.ts';
+import { type GaugeSource, type UsageSink, bucketBytesGauge, recordUsageToSink } from '../metering/sink.ts';
 import { objectsMigrations } from './engine/migrations.ts';
 import type { ObjectIdentity } from './identity.ts';
 import { type ObjectService, createObjectService } from './index.ts';
@@ -14,11 +15,12 @@ import { type ObjectService, createObjectService } from './index.ts';
  * IAM policies; bucket policies and ACLs are combined by the S3 handler),
  * and project quotas on buckets and stored bytes.
  */
-export function objectIdentity(ctx: ApiContext): ObjectIdentity {
+export function objectIdentity(ctx: ApiContext, recordUsage?: ObjectIdentity['recordUsage']): ObjectIdentity {
   const principals = new ShortCache(1000);
   const usedBytes = new Map<string, { at: number; bytes: number }>();
   const principalOf = (accessKeyId: string) => principals.get(accessKeyId, async () => (await ctx.identity.lookupAccessKey(accessKeyId))?.principal);
   return {
+    ...(recordUsage ? { recordUsage } : {}),
     async lookupAccessKey(id) {
       const k = await ctx.identity.lookupAccessKey(id);
       return k && { secretAccessKey: k.secretAccessKey, userId: k.principal.userId, projectId: k.projectId, ownerDisplayName: k.principal.userName };
@@ -60,8 +62,13 @@ export function objectIdentity(ctx: ApiContext): ObjectIdentity {
   };
 }
 
+export interface ObjectsModuleOptions {
+  /** Metering: S3 requests and bytes out are recorded here, and bucket sizes sampled. */
+  metering?: { sink: UsageSink; addGauge(g: GaugeSource): void };
+}
+
 /** The S3 endpoint as one of `yun up`'s services. */
-export function objectsModule(config: CloudConfig): ServiceModule & { service?: ObjectService } {
+export function objectsModule(config: CloudConfig, o: ObjectsModuleOptions = {}): ServiceModule & { service?: ObjectService } {
   const m: ServiceModule & { service?: ObjectService } = {
     name: 'objects',
     migrations: objectsMigrations,
@@ -69,9 +76,10 @@ export function objectsModule(config: CloudConfig): ServiceModule & { service?: 
       const dataDir = join(config.home, 'objects');
       m.service = createObjectService({
         store: ctx.store, dataDir, region: config.region, baseDomain: config.s3BaseDomain,
-        masterKeyPath: join(dataDir, 'master.key'), identity: objectIdentity(ctx), logger: ctx.log.child({ service: 'objects' }),
+        masterKeyPath: join(dataDir, 'master.key'), identity: objectIdentity(ctx, o.metering && recordUsageToSink(o.metering.sink)), logger: ctx.log.child({ service: 'objects' }),
       });
       await m.service.init();
+      o.metering?.addGauge(bucketBytesGauge(() => bucketSizes(ctx)));
       const server = await m.service.start(config.s3Port, config.host);
       if (config.s3Port === 0) config.s3Port = (server.address() as { port: number }).port;
       m.service.startControllers();
@@ -83,4 +91,11 @@ export function objectsModule(config: CloudConfig): ServiceModule & { service?: 
     describe: () => ({ endpoint: `S3 on http://${config.host}:${config.s3Port} (path and virtual-host style, *.${config.s3BaseDomain})`, backend: `local disk under ${join(config.home, 'objects')}` }),
   };
   return m;
+}
+
+/** Bytes stored per bucket (every version, as S3 bills), for the storage meter. */
+async function bucketSizes(ctx: ApiContext): Promise<{ project: string; bucket: string; bytes: number }[]> {
+  const rows = await ctx.store.all<{ project_id: string; name: string; n: number | null }>(
+    `SELECT b.project_id, b.name, (SELECT SUM(v.size) FROM objects_versions v WHERE v.bucket = b.name) AS n FROM objects_buckets b`);
+  return rows.map((r) => ({ project: r.project_id, bucket: r.name, bytes: Number(r.n ?? 0) }));
 }

@@ -96,6 +96,7 @@ export function createS3Handler(o: S3HandlerOptions): S3Handler {
         c.payload = auth.payload;
       }
       const target = bucket === undefined ? 'service' : key === undefined ? 'bucket' : 'object';
+      if (c.principal && o.identity.recordUsage) meter(o.identity.recordUsage, c, method, target, bucket ?? '');
       const cmd = route(method, target, query, req.headers);
       if (!cmd) {
         if (UNSUPPORTED_SUBRESOURCES.some((s) => query.has(s))) throw new S3Error('NotImplemented');
@@ -107,6 +108,28 @@ export function createS3Handler(o: S3HandlerOptions): S3Handler {
       if (e.status >= 500 && o.logger) o.logger.error({ err, requestId, method: req.method, url: req.url }, 's3 request failed');
       sendError(c, e, resource);
     }
+  }
+
+  /** Bills the requester's project: one request (class from method and target) and the bytes sent back. */
+  function meter(record: NonNullable<ObjectIdentity['recordUsage']>, c: S3Ctx, method: string, target: string, bucket: string): void {
+    const project = c.principal!.projectId;
+    const op = method === 'GET' && target !== 'object' ? 'ListObjects' : undefined;
+    record(project, 's3.request', 1, { bucket, method, ...(op ? { op } : {}) });
+    if (method !== 'GET') return;
+    // Count body bytes as they are written (headers given to writeHead are not readable later).
+    let sent = 0;
+    const res = c.res;
+    const count = (chunk: unknown) => {
+      if (typeof chunk === 'string') sent += Buffer.byteLength(chunk);
+      else if (chunk instanceof Uint8Array) sent += chunk.byteLength;
+    };
+    const write = res.write.bind(res) as (...a: unknown[]) => boolean;
+    const end = res.end.bind(res) as (...a: unknown[]) => typeof res;
+    res.write = ((chunk: unknown, ...rest: unknown[]) => { count(chunk); return write(chunk, ...rest); }) as typeof res.write;
+    res.end = ((chunk?: unknown, ...rest: unknown[]) => { if (typeof chunk !== 'function') count(chunk); return end(chunk, ...rest); }) as typeof res.end;
+    res.once('finish', () => {
+      if (res.statusCode < 300 && sent > 0) record(project, 's3.bytes_out', sent, { bucket });
+    });
   }
 
   // Request ids: a random per-handler prefix and a counter (unique, cheap, sortable per process).
