@@ -22,7 +22,7 @@ import type { IdentityService } from '../identity/service.ts';
 import { type EventBus, Resources } from '../store/resources.ts';
 import type { StateStore } from '../store/types.ts';
 import { HealthProber } from './health.ts';
-import { type ReplicaDeps, createReplica, deleteReplica } from './replicas.ts';
+import { type ReplicaDeps, createReplica, deleteAppGroup, deleteReplica } from './replicas.ts';
 import { type App, REVISION_KIND, type Revision, ensureRevision, revisionsOf, rolloutLimits, templateHash, templateOf } from './revisions.ts';
 import { type AppRouter, type Backend, appHost } from './router.ts';
 import type { AppState, AppStatus, ReplicaStatus } from './types.ts';
@@ -141,7 +141,8 @@ export class AppController {
     const revReady = rev.status.state === 'ready';
     if (revReady) {
       const toCreate = Math.max(0, Math.min(N - cur.length, N + maxSurge - active.length));
-      for (let k = 0; k < toCreate; k++) cur.push(await createReplica(this.d, app, rev));
+      const ports = [rev.spec.template.port, ...active.map((i) => this.portOf(app, i))];
+      for (let k = 0; k < toCreate; k++) cur.push(await createReplica(this.d, app, rev, ports));
       if (toCreate) requeue = true;
       let readyTotal = active.filter((i) => this.ready(i)).length;
       const minAvailable = N - maxUnavailable;
@@ -251,6 +252,7 @@ export class AppController {
     await this.d.store.tx(async (q) => {
       const r = new Resources(q);
       for (const c of await r.ownedBy(app.id)) await r.delete(c);
+      if (this.d.networkGroups) await deleteAppGroup(q, this.d.identity, app.project, app.name);
       await this.d.identity.consumeQuota(q, app.project, { apps: -1 });
       await r.delete(app);
     });

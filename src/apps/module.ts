@@ -25,6 +25,8 @@ export interface AppsOptions {
   resyncMs?: number;
   drainGraceMs?: number;
   replaceUnhealthyAfterMs?: number;
+  /** Give replicas a security group open on the app port (default: when compute has the network service). */
+  networkGroups?: boolean;
 }
 
 export class AppsModule implements ServiceModule {
@@ -68,6 +70,7 @@ export class AppsModule implements ServiceModule {
     this.controller = new AppController({
       store: ctx.store, bus: ctx.bus, log: ctx.log, identity: ctx.identity, router: this.router,
       images: () => compute?.images,
+      networkGroups: this.o.networkGroups ?? (compute !== undefined && compute.networking.name !== 'none'),
       build: this.builder ? (a, r) => this.builder!.build(a, r) : undefined,
       logTail: compute ? (id) => compute.driver.readLog(id, { tailBytes: 4096 }) : undefined,
       resyncMs: this.o.resyncMs, drainGraceMs: this.o.drainGraceMs, replaceUnhealthyAfterMs: this.o.replaceUnhealthyAfterMs,

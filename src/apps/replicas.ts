@@ -50,6 +50,8 @@ export interface ReplicaDeps {
   store: StateStore;
   identity: IdentityService;
   images: () => ImageService | undefined;
+  /** Replicas get an app security group (the network service is running). */
+  networkGroups?: boolean;
 }
 
 /** argv of a replica: the template's command and args (a source runtime fills them in the revision). */
@@ -58,7 +60,7 @@ export function replicaCommand(t: AppTemplate): string[] | undefined {
   return argv.length ? argv : undefined;
 }
 
-export async function createReplica(d: ReplicaDeps, app: App, rev: Revision): Promise<Instance> {
+export async function createReplica(d: ReplicaDeps, app: App, rev: Revision, ports: number[] = [rev.spec.template.port]): Promise<Instance> {
   const images = d.images();
   if (!images) throw new YunError('Unavailable', 'the compute service is not running in this control plane');
   const t = rev.spec.template;
@@ -72,8 +74,9 @@ export async function createReplica(d: ReplicaDeps, app: App, rev: Revision): Pr
     const img = await images.resolve(q, project.id, image);
     if (img.status.state !== 'available') throw new YunError('InvalidState', `image '${image}' is ${img.status.state ?? 'pending'}`);
     const suffix = randomBytes(3).toString('hex');
+    const securityGroups = d.networkGroups ? await ensureAppGroup(q, d.identity, project.id, app.name, ports) : undefined;
     const spec: InstanceSpec = {
-      image, ...want, size, imageId: img.id, restartPolicy: 'always',
+      image, ...want, size, imageId: img.id, restartPolicy: 'always', ...(securityGroups ? { securityGroups } : {}),
       env: await replicaEnv(q, project.id, t),
       ...(replicaCommand(t) ?? rev.status.command ? { command: replicaCommand(t) ?? (rev.status.command as string[]) } : {}),
       ...(rev.status.workingDir ? { workingDir: String(rev.status.workingDir) } : {}),
@@ -96,4 +99,41 @@ export async function deleteReplica(store: StateStore, inst: Instance): Promise<
     await res.updateStatus<InstanceStatus>('instance', cur.id, (s) => ({ ...s, state: 'deleting' }));
     await res.markDeleting(cur);
   });
+}
+
+/** Name of the security group that lets the router (on the host) reach an app's replicas. */
+export const appGroupName = (app: string) => `app-${app}`.slice(0, 63).replace(/-+$/, '');
+
+/**
+ * Ensures the app's security group: ingress on the app ports (current and
+ * older revisions' during a rollout) so the router on the host reaches
+ * replicas; replicas also join the project's `default` group. Created
+ * through the network service's exported rule normalisation, counted in the
+ * `security_groups` quota like any group.
+ */
+export async function ensureAppGroup(q: Sql, identity: IdentityService, project: string, app: string, ports: number[]): Promise<string[]> {
+  const { ensureDefaultGroup, normalizeRules, DEFAULT_GROUP } = await import('../network/security-groups.ts');
+  const name = appGroupName(app);
+  const rules = normalizeRules([...new Set(ports)].sort((a, b) => a - b).map((p) => `ingress tcp ${p} 0.0.0.0/0`));
+  const spec = { description: `router access to app ${app}`, rules };
+  await ensureDefaultGroup(q, identity, project);
+  const res = new Resources(q);
+  const cur = await res.get<typeof spec>('security-group', project, name);
+  if (!cur) {
+    await res.create({ kind: 'security-group', project, name, idPrefix: 'sg', labels: { app }, spec });
+    await identity.consumeQuota(q, project, { security_groups: 1 });
+  } else if (JSON.stringify(cur.spec.rules) !== JSON.stringify(rules)) {
+    await res.updateSpec(cur, { spec: { ...cur.spec, rules } });
+  }
+  return [DEFAULT_GROUP, name];
+}
+
+/** Removes the app's security group (after its replicas are gone). */
+export async function deleteAppGroup(q: Sql, identity: IdentityService, project: string, app: string): Promise<void> {
+  const res = new Resources(q);
+  const cur = await res.get('security-group', project, appGroupName(app));
+  if (cur && cur.labels.app === app) {
+    await res.delete(cur);
+    await identity.consumeQuota(q, project, { security_groups: -1 });
+  }
 }
