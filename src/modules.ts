@@ -9,6 +9,7 @@ import { blockModule } from './block/module.ts';
 import { metadataTarget, networkModule } from './network/module.ts';
 import { meteringModule } from './metering/module.ts';
 import { objectsModule } from './objects/module.ts';
+import { appsModule } from './apps/module.ts';
 
 /**
  * The services `yun up` runs, in start order. Each is built from the config
@@ -20,7 +21,7 @@ export async function defaultModules(config: CloudConfig): Promise<ServiceModule
   const vm = vmSupport(config);
   const compute = computeModule(config, { networking: network.networking, metadataPort: metadata.port, wrapDriver: vm.wrap });
   const metering = await meteringModule(config);
-  const list: ServiceModule[] = [objectsModule(config, { metering }), network, vm, compute, blockModule(config, { vm }), metering];
+  const list: ServiceModule[] = [objectsModule(config, { metering }), network, vm, compute, blockModule(config, { vm }), metering, appsModule(config, { compute })];
   // Monitoring and autoscaling read the apps router's traffic when an `apps` module is in the list.
   const router = () => (list.find((m) => m.name === 'apps') as { metrics?: RouterMetrics } | undefined)?.metrics;
   const monitor = monitorModule(config, { stats: () => compute.driver, router });

@@ -14,9 +14,10 @@ import { registerRecommendCommands } from './commands/recommend.ts';
 import { registerLoadtestCommands } from './commands/loadtest.ts';
 import { registerCostCommands } from './commands/cost.ts';
 import { type CliEnv, makeEnv } from './env.ts';
+import { registerAppCommands } from './commands/apps.ts';
 
 /** Every command module registers itself here: one line per module. */
-const MODULES: ((program: Command, env: CliEnv) => void)[] = [registerUp, registerDoctor, registerIdentityCommands, registerNetworkCommands, registerComputeCommands, registerVolumeCommands, registerCostCommands, registerMetricsCommands, registerAlarmCommands, registerAutoscaleCommands, registerGroupCommands, registerRecommendCommands, registerLoadtestCommands];
+const MODULES: ((program: Command, env: CliEnv) => void)[] = [registerUp, registerDoctor, registerIdentityCommands, registerNetworkCommands, registerComputeCommands, registerVolumeCommands, registerCostCommands, registerMetricsCommands, registerAlarmCommands, registerAutoscaleCommands, registerGroupCommands, registerRecommendCommands, registerLoadtestCommands, registerAppCommands];
 
 export function buildProgram(): Command {
   const program = new Command('yun')
