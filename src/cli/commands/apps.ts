@@ -80,10 +80,12 @@ export function registerAppCommands(program: Command, env: CliEnv): void {
     .option('--no-wait', 'return once the revision is recorded')
     .option('--timeout <s>', 'seconds to wait for the rollout', int('timeout'), 300)
     .allowExcessArguments(true)
-    .action(async (dir: string | undefined, o: DeployOpts, cmd: Command) => {
+    .action(async (dirArg: string | undefined, o: DeployOpts, cmd: Command) => {
       const c = apps(await env.client());
       const dash = process.argv.indexOf('--');
-      const argv = dash >= 0 ? process.argv.slice(dash + 1) : cmd.args.slice(dir ? 1 : 0);
+      const argv = dash >= 0 ? process.argv.slice(dash + 1) : cmd.args.slice(dirArg ? 1 : 0);
+      // `deploy --image x -- httpd …`: commander hands the first word after -- in as the folder.
+      const dir = dash >= 0 && dirArg !== undefined && process.argv.indexOf(dirArg, dash) > dash ? undefined : dirArg;
       const name = o.name ?? (dir ? dir.replace(/\/+$/, '').split('/').pop()!.toLowerCase().replace(/[^a-z0-9-]/g, '-') : undefined);
       if (!name) throw new Error('give --name');
       const healthCheck: HealthCheck | undefined = o.healthPath ? { type: 'http', path: o.healthPath } : o.healthTcp ? { type: 'tcp' } : undefined;
