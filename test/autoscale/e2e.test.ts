@@ -11,75 +11,26 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { request } from 'node:http';
 import { test } from 'node:test';
-import { type AppsModule, appsModule } from '../../src/apps/module.ts';
-import { type AutoscaleModule, autoscaleModule } from '../../src/autoscale/module.ts';
-import { type ComputeModule, computeModule } from '../../src/compute/module.ts';
-import { resolveConfig } from '../../src/core/config.ts';
 import { runLoad } from '../../src/monitor/loadgen.ts';
-import { type MonitorModule, monitorModule } from '../../src/monitor/module.ts';
-import { metadataTarget, networkModule } from '../../src/network/module.ts';
-import { AutoscaleApi } from '../../src/sdk/autoscale.ts';
-import { NetworkApi } from '../../src/sdk/network.ts';
 import { requireCapability } from '../helpers/capability.ts';
-import { type TestCloud, startTestCloud } from '../helpers/cloud.ts';
-import { buildImage } from '../compute/helpers.ts';
-import { needLinux, rmrf, scrub, tmp } from '../network-service/helpers.ts';
+import { needLinux } from '../network-service/helpers.ts';
+import { type AppView as App, SERVE, get, routerTarget, startCrunCloud } from './crun-cloud.ts';
 import { waitFor } from './helpers.ts';
 
 const PREFIX = 'yas';
-const serve = ['/bin/sh', '-c', 'mkdir -p /www && echo hello > /www/index.html && exec httpd -f -p 8080 -h /www'];
-/** GET through the router with a Host header (fetch does not let a caller set Host). */
-const get = (url: string, host: string) => new Promise<{ status: number; body: string }>((resolve, reject) => {
-  const req = request(url, { headers: { host }, agent: false }, (res) => {
-    let body = '';
-    res.setEncoding('utf8');
-    res.on('data', (d) => { body += d; });
-    res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-  });
-  req.on('error', reject);
-  req.end();
-});
-type App = { spec: { replicas: number }; status: { readyReplicas?: number; url?: string } };
 
 test('elasticity with real crun replicas: scale out and in, groups, scale to zero', { timeout: 600_000 }, async (t) => {
   if (!(await needLinux(t))) return;
   if (!requireCapability(t, existsSync('/usr/bin/crun') || existsSync('/usr/sbin/runc'), 'crun or runc is not installed (apt-get install crun)')) return;
-  await scrub(PREFIX);
-  const home = await tmp('yun-elastic-e2e-');
-  const stateDir = await tmp('yun-elastic-e2e-net-');
-  let tc: TestCloud | undefined;
-  let compute: ComputeModule | undefined;
-  let apps: AppsModule | undefined;
-  let autoscale: AutoscaleModule | undefined;
-  let monitor: MonitorModule | undefined;
+  const cc = await startCrunCloud(PREFIX);
   try {
-    const config = resolveConfig({ home }, {});
-    const md = await metadataTarget(config);
-    const net = await networkModule(config, { driver: 'linux', prefix: PREFIX, stateDir, resyncMs: 500, metadata: () => md });
-    compute = computeModule(config, { networking: net.networking, metadataPort: md.port, stopTimeoutMs: 2000, pollMs: 200 });
-    apps = appsModule(config, { compute, routerPort: 0, resyncMs: 500, drainGraceMs: 200 });
-    const a = apps;
-    monitor = monitorModule(config, { stats: () => compute!.driver, router: () => a.metrics, intervalMs: 1000 });
-    autoscale = autoscaleModule(config, { db: monitor.db, images: () => compute!.images, router: () => a.metrics, evalMs: 1000, tickMs: 100, groupResyncMs: 500 });
-    tc = await startTestCloud({ home, keepHome: true, modules: [net, compute, apps, monitor, autoscale] });
-    const c = tc.admin;
-    const api = new AutoscaleApi(c);
-    await buildImage(c, 'busybox', 'busybox');
-    // The router reaches replicas from the host: the project's default group must let it in
-    // (the apps service does not open this by itself yet — see the report).
-    const na = new NetworkApi(c);
-    await na.networks.list();
-    await na.securityGroups.addRule('default', 'ingress tcp 8080 0.0.0.0/0');
+    const { c, api } = cc;
     const app = async (n: string) => (await c.resource('apps').get(n)) as unknown as App;
-    const target = async (n: string) => {
-      const u = new URL((await app(n)).status.url!);
-      return { url: `http://127.0.0.1:${u.port}/`, host: u.host };
-    };
+    const target = (n: string) => routerTarget(c, n);
 
     await t.test('an app under load scales out, serves from the new replicas, and scales in after the window', async () => {
-      await c.resource('apps').create('shop', { image: 'busybox', port: 8080, replicas: 1, command: serve, cpus: 0.25, memoryMb: 64, healthCheck: { type: 'http', path: '/', intervalSeconds: 1 } });
+      await c.resource('apps').create('shop', { image: 'busybox', port: 8080, replicas: 1, command: SERVE, cpus: 0.25, memoryMb: 64, healthCheck: { type: 'http', path: '/', intervalSeconds: 1 } });
       assert.ok(await waitFor(async () => (await app('shop')).status.readyReplicas === 1, 120_000), 'first replica ready');
       await api.setPolicy('shop', { minReplicas: 1, maxReplicas: 4, metrics: [{ type: 'rps-per-replica', target: 20 }], behavior: { scaleDownStabilizationSeconds: 8 } });
       const tgt = await target('shop');
@@ -160,16 +111,6 @@ test('elasticity with real crun replicas: scale out and in, groups, scale to zer
       await c.resource('apps').delete('shop');
     });
   } finally {
-    await autoscale?.stop().catch(() => undefined);
-    await monitor?.stop().catch(() => undefined);
-    await apps?.controller?.stop().catch(() => undefined);
-    if (compute) {
-      await compute.controller?.stop().catch(() => undefined);
-      for (const w of await compute.driver.list().catch(() => [])) await compute.driver.delete(w.id).catch(() => undefined);
-    }
-    await tc?.stop().catch(() => undefined);
-    await scrub(PREFIX);
-    await rmrf(home);
-    await rmrf(stateDir);
+    await cc.stop();
   }
 });
