@@ -20,7 +20,6 @@ import { WorkQueue, type ReconcileResult } from '../compute/workqueue.ts';
 import type { Logger } from '../core/log.ts';
 import type { IdentityService } from '../identity/service.ts';
 import { type EventBus, Resources } from '../store/resources.ts';
-import type { StateStore } from '../store/types.ts';
 import { HealthProber } from './health.ts';
 import { type ReplicaDeps, createReplica, deleteAppGroup, deleteReplica } from './replicas.ts';
 import { type App, REVISION_KIND, type Revision, ensureRevision, revisionsOf, rolloutLimits, templateHash, templateOf } from './revisions.ts';
@@ -127,7 +126,7 @@ export class AppController {
     const replaceAfter = this.d.replaceUnhealthyAfterMs ?? 30_000;
     for (const i of live) {
       const h = this.prober.health(i.id);
-      const stale = h && h.everReady && !h.ready && Date.now() - h.lastChange > replaceAfter;
+      const stale = h?.everReady && !h.ready && Date.now() - h.lastChange > replaceAfter;
       if (FAILED.has(i.status.state ?? '') || stale) {
         this.d.log.info({ app: app.name, replica: i.name, state: i.status.state }, 'replacing replica');
         this.startDrain(app, project?.name ?? app.project, i, live);

@@ -8,31 +8,17 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { test } from 'node:test';
 import { resolveConfig } from '../../src/core/config.ts';
 import { metadataTarget, networkModule } from '../../src/network/module.ts';
 import { requireCapability } from '../helpers/capability.ts';
 import { needLinux, rmrf, scrub, tmp } from '../network-service/helpers.ts';
-import { type AppsCloud, buildImage, startAppsCloud } from './helpers.ts';
+import { type AppsCloud, buildImage, httpGet, startAppsCloud } from './helpers.ts';
 
 const PREFIX = 'yap';
 
 type AppR = { spec: Record<string, unknown>; status: { state?: string; readyReplicas?: number; currentRevision?: number; replicas?: number; message?: string } };
-
-export function httpGet(port: number, host: string, agent?: Agent): Promise<{ status: number; body: string }> {
-  return new Promise((ok, fail) => {
-    const r = request({ host: '127.0.0.1', port, path: '/', headers: { host }, agent, timeout: 5000 }, (res) => {
-      let body = '';
-      res.on('data', (c) => { body += c; });
-      res.on('end', () => ok({ status: res.statusCode ?? 0, body }));
-      res.on('error', fail);
-    });
-    r.on('timeout', () => r.destroy(new Error('timeout')));
-    r.on('error', fail);
-    r.end();
-  });
-}
 
 const serve = ['/bin/sh', '-c', 'mkdir -p /www && echo "$(hostname) $VERSION" > /www/index.html && exec httpd -f -p 8080 -h /www'];
 

@@ -4,6 +4,7 @@
  * workload first so nothing leaks.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import { type Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type AppsModule, type AppsOptions, appsModule } from '../../src/apps/module.ts';
@@ -43,3 +44,19 @@ export async function startAppsCloud(o: { compute?: ComputeOptions; apps?: AppsO
     },
   };
 }
+
+/** GET / through the router with a Host header. */
+export function httpGet(port: number, host: string, agent?: Agent): Promise<{ status: number; body: string }> {
+  return new Promise((ok, fail) => {
+    const r = request({ host: '127.0.0.1', port, path: '/', headers: { host }, agent, timeout: 5000 }, (res) => {
+      let body = '';
+      res.on('data', (c) => { body += c; });
+      res.on('end', () => ok({ status: res.statusCode ?? 0, body }));
+      res.on('error', fail);
+    });
+    r.on('timeout', () => r.destroy(new Error('timeout')));
+    r.on('error', fail);
+    r.end();
+  });
+}
+

@@ -181,7 +181,9 @@ export function registerAppCommands(program: Command, env: CliEnv): void {
     .requiredOption('-f, --filename <file>', 'manifest file (- for stdin)')
     .action(async (o: { filename: string }) => showApply(await apps(await env.client()).deleteManifest(await readManifest(o.filename), o.filename)));
 
-  const GET: Record<string, { plural: string; row: (r: Record<string, any>) => Record<string, unknown> }> = {
+  // biome-ignore lint/suspicious/noExplicitAny: each row reads its own kind's resource shape
+  type Listed = Record<string, any>;
+  const GET: Record<string, { plural: string; row: (r: Listed) => Record<string, unknown> }> = {
     deployments: { plural: 'apps', row: (a) => ({ name: a.name, ready: `${a.status.readyReplicas ?? 0}/${a.spec.replicas}`, 'up-to-date': a.status.updatedReplicas ?? 0, revision: a.status.currentRevision, state: a.status.state }) },
     apps: { plural: 'apps', row: (a) => ({ name: a.name, replicas: a.spec.replicas, ready: a.status.readyReplicas ?? 0, state: a.status.state, url: a.status.url }) },
     services: { plural: 'app-services', row: (s) => ({ name: s.name, type: s.spec.type, selector: s.spec.selector, ports: (s.spec.ports as { port: number; targetPort?: number }[]).map((p) => `${p.port}:${p.targetPort ?? p.port}`).join(',') }) },
@@ -195,6 +197,6 @@ export function registerAppCommands(program: Command, env: CliEnv): void {
     const g = GET[k];
     if (!g) throw new Error(`unknown kind '${kind}' (known: ${Object.keys(GET).join(', ')})`);
     const items = await (await env.client()).resource(g.plural).listAll();
-    env.out(env.format() === 'table' ? items.map((x) => g.row(x as Record<string, any>)) : items);
+    env.out(env.format() === 'table' ? items.map((x) => g.row(x as Listed)) : items);
   });
 }
