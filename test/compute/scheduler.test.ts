@@ -78,6 +78,11 @@ for (const engine of ['sqlite', 'postgres'] as const) describe(`scheduler: concu
     await cc.c.request('POST', '/v1/instances', { body: { name: 'nopool', spec: { image: 'busybox', cpus: 1, memoryMb: 16, pool: 'nowhere' } } });
     await cc.c.request('POST', '/v1/server-groups', { body: { name: 'spread', spec: { policy: 'anti-affinity' } } });
     for (let i = 0; i < 3; i++) await cc.c.request('DELETE', `/v1/instances/c${i}`).catch(() => undefined);
+    // Capacity returns when the finalizer has run, not when DELETE answers: wait until they are gone.
+    for (let i = 0; i < 3; i++) {
+      const end = Date.now() + 20_000;
+      while (Date.now() < end && await cc.c.request('GET', `/v1/instances/c${i}`).then(() => true, () => false)) await new Promise((r) => setTimeout(r, 100));
+    }
     const st = async (n: string) => (await cc.c.resource('instances').waitFor(n, (r) => r.status.state !== 'pending', 10_000)).status;
     assert.match(String((await st('nopool')).reason), /filter 'pool'/);
     await cc.c.request('POST', '/v1/instances', { body: { name: 'lbl', spec: { image: 'busybox', cpus: 1, memoryMb: 16, pool: 'sim', hostLabels: { rack: 'zzz' } } } });
