@@ -172,6 +172,7 @@ export class AppController {
     this.d.router.setRoute(app.id, {
       project: app.project, projectName, app: app.name, pathPrefix: app.spec.pathPrefix,
       hosts: [appHost(app.name, projectName), ...(app.spec.domains ?? [])], backends,
+      holdMs: app.spec.replicas === 0 ? 30_000 : 10_000,
     });
   }
 

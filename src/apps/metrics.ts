@@ -29,18 +29,35 @@ export interface RouterMetrics {
   all(): AppTraffic[];
 }
 
-interface Sample { at: number; ms: number; error: boolean }
+const RING = 4096;
 
+/** Counters plus a ring of the last RING request samples (no allocation per request). */
 class AppCounters {
-  readonly samples: Sample[] = [];
+  readonly at = new Float64Array(RING);
+  readonly ms = new Float64Array(RING);
+  readonly err = new Uint8Array(RING);
+  n = 0;
   total = 0;
   errors = 0;
   inFlight = 0;
   record(ms: number, error: boolean, now: number): void {
     this.total++;
     if (error) this.errors++;
-    this.samples.push({ at: now, ms, error });
-    if (this.samples.length > 4096) this.samples.splice(0, this.samples.length - 4096);
+    const i = this.n++ % RING;
+    this.at[i] = now;
+    this.ms[i] = ms;
+    this.err[i] = error ? 1 : 0;
+  }
+  /** Latencies and error count of samples at or after `since`. */
+  recent(since: number): { lat: number[]; errors: number } {
+    const lat: number[] = [];
+    let errors = 0;
+    for (let k = 0; k < Math.min(this.n, RING); k++) {
+      if (this.at[k]! < since) continue;
+      lat.push(this.ms[k]!);
+      errors += this.err[k]!;
+    }
+    return { lat, errors };
   }
 }
 
@@ -67,20 +84,21 @@ export class TrafficMeter implements RouterMetrics {
     c.inFlight++;
     return (status: number) => {
       c.inFlight--;
-      c.record(performance.now() - t0, status >= 500, this.now());
+      const t1 = performance.now();
+      c.record(t1 - t0, status >= 500, this.now());
     };
   }
 
   traffic(project: string, app: string): AppTraffic {
     const c = this.apps.get(this.key(project, app));
     const since = this.now() - this.windowSeconds * 1000;
-    const recent = c ? c.samples.filter((s) => s.at >= since) : [];
-    const lat = recent.map((s) => s.ms).sort((a, b) => a - b);
+    const { lat, errors } = c ? c.recent(since) : { lat: [], errors: 0 };
+    lat.sort((a, b) => a - b);
     const r2 = (x: number) => Math.round(x * 100) / 100;
     return {
       project, app, windowSeconds: this.windowSeconds,
-      requestsPerSecond: r2(recent.length / this.windowSeconds),
-      errorsPerSecond: r2(recent.filter((s) => s.error).length / this.windowSeconds),
+      requestsPerSecond: r2(lat.length / this.windowSeconds),
+      errorsPerSecond: r2(errors / this.windowSeconds),
       p50Ms: r2(pct(lat, 50)), p95Ms: r2(pct(lat, 95)), p99Ms: r2(pct(lat, 99)),
       inFlight: c?.inFlight ?? 0, totalRequests: c?.total ?? 0, totalErrors: c?.errors ?? 0,
     };

@@ -61,6 +61,13 @@ describe('apps router', () => {
     router.setRoute('app-2', { project: 'prj-1', projectName: 'default', app: 'flaky', hosts: ['flaky.default.apps.localhost'], backends: [] });
     assert.equal((await get(router.port, 'flaky.default.apps.localhost')).status, 503);
     assert.equal(router.metrics.traffic('prj-1', 'flaky').totalErrors, 1);
+    // scale from zero: a held request is answered once a replica appears
+    router.setRoute('app-2', { project: 'prj-1', projectName: 'default', app: 'flaky', hosts: ['flaky.default.apps.localhost'], backends: [], holdMs: 5000 });
+    const held = get(router.port, 'flaky.default.apps.localhost');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(router.metrics.traffic('prj-1', 'flaky').inFlight, 1, 'the held request is in flight (the autoscaler sees demand)');
+    router.setRoute('app-2', { project: 'prj-1', projectName: 'default', app: 'flaky', hosts: ['flaky.default.apps.localhost'], backends: [{ id: 'i-a', host: '127.0.0.1', port: ports[0]! }], holdMs: 5000 });
+    assert.equal((await held).status, 200);
     router.setRoute('app-3', { project: 'prj-1', projectName: 'default', app: 'api', pathPrefix: '/api', hosts: ['api.example.com'], backends: [{ id: 'i-a', host: '127.0.0.1', port: ports[0]! }] });
     assert.equal((await get(router.port, 'api.example.com', '/api/x')).status, 200);
     assert.equal((await get(router.port, 'api.example.com', '/apix')).status, 404);

@@ -28,6 +28,11 @@ export interface AppRoute {
   hosts: string[];
   pathPrefix?: string;
   backends: Backend[];
+  /**
+   * With no ready replica, hold requests this long waiting for one (scale
+   * from zero, first start) instead of answering 503 at once.
+   */
+  holdMs?: number;
 }
 
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authorization', 'proxy-authenticate']);
@@ -62,7 +67,7 @@ export class AppRouter {
   setRoute(key: string, route: AppRoute): void {
     let e = this.byKey.get(key);
     if (!e) {
-      e = { route, agent: new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 }), next: 0 };
+      e = { route, agent: new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, noDelay: true } as ConstructorParameters<typeof Agent>[0]), next: 0 };
       this.byKey.set(key, e);
     }
     for (const h of e.route.hosts) if (this.byHost.get(h) === e) this.byHost.delete(h);
@@ -88,7 +93,7 @@ export class AppRouter {
   }
 
   async start(): Promise<number> {
-    const server = createServer({ keepAlive: true }, (req, res) => this.handle(req, res));
+    const server = createServer({ keepAlive: true, noDelay: true }, (req, res) => this.handle(req, res));
     server.keepAliveTimeout = 65_000;
     server.on('upgrade', (req, sock: Socket, head) => this.upgrade(req, sock, head));
     server.on('connection', (s: Socket) => { this.sockets.add(s); s.on('close', () => this.sockets.delete(s)); });
@@ -120,7 +125,7 @@ export class AppRouter {
   }
 
   private pick(e: Entry, exclude: Set<string>): Backend | undefined {
-    const bs = e.route.backends.filter((b) => !exclude.has(b.id));
+    const bs = exclude.size ? e.route.backends.filter((b) => !exclude.has(b.id)) : e.route.backends;
     if (!bs.length) return undefined;
     e.next = (e.next + 1) % 1_000_000;
     return bs[e.next % bs.length];
@@ -147,8 +152,13 @@ export class AppRouter {
     const done = this.metrics.begin(e.route.project, e.route.app);
     const retry = RETRYABLE.has(req.method ?? '') && !req.headers['content-length'] && !req.headers['transfer-encoding'];
     const tried = new Set<string>();
+    const holdUntil = Date.now() + (e.route.holdMs ?? 0);
     const attempt = () => {
       const b = this.pick(e, tried);
+      if (!b && tried.size === 0 && Date.now() < holdUntil && !res.destroyed) {
+        setTimeout(attempt, 50);
+        return;
+      }
       if (!b) {
         res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '1' }).end(`app '${e.route.app}' has no ready replica\n`);
         return done(503);
