@@ -95,6 +95,14 @@ describe('apps API', () => {
     assert.equal(left.length, 0);
   });
 
+  it('a crash-looping replica: CrashLoopBackOff with the restart count', async () => {
+    await apps().create('crashy', { image: 'busybox', port: 80, replicas: 1, command: ['sh', '-c', 'exit 3'] });
+    const a = await cc.c.resource('apps').waitFor('crashy', (x) => x.status.state === 'CrashLoopBackOff', 60_000);
+    assert.match(String(a.status.message), /replica crashy-r1-\w+ restarted [3-9] times/);
+    await apps().delete('crashy');
+    assert.ok(await waitFor(async () => apps().get('crashy').then(() => false, () => true), 20_000));
+  });
+
   it('revision history is pruned to revisionHistoryLimit', async () => {
     await apps().create('hist', { image: 'busybox', port: 80, replicas: 0, command: ['true'], revisionHistoryLimit: 2 });
     for (const v of ['2', '3', '4']) {

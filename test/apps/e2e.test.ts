@@ -20,7 +20,7 @@ const PREFIX = 'yap';
 
 type AppR = { spec: Record<string, unknown>; status: { state?: string; readyReplicas?: number; currentRevision?: number; replicas?: number; message?: string } };
 
-const serve = ['/bin/sh', '-c', 'mkdir -p /www && echo "$(hostname) $VERSION" > /www/index.html && exec httpd -f -p 8080 -h /www'];
+const serve = ['/bin/sh', '-c', 'mkdir -p /www && echo "$(hostname) $VERSION" > /www/index.html && echo "serving $VERSION" && exec httpd -f -p 8080 -h /www'];
 
 async function waitApp(c: AppsCloud['c'], name: string, ok: (a: AppR) => boolean, ms = 120_000): Promise<AppR> {
   const end = Date.now() + ms;
@@ -41,18 +41,20 @@ test('apps on crun: router, scale, zero-failure rolling update, crash replacemen
   await scrub(PREFIX);
   const stateDir = await tmp('yun-apps-e2e-state-');
   let cc: AppsCloud | undefined;
+  const start = (home?: string) => startAppsCloud({
+    home,
+    apps: { drainGraceMs: 500 },
+    before: async (h) => {
+      const config = resolveConfig({ home: h }, {});
+      const md = await metadataTarget(config);
+      const net = await networkModule(config, { driver: 'linux', prefix: PREFIX, stateDir, resyncMs: 500, metadata: () => md });
+      return { modules: [net], compute: { driver: 'oci', networking: net.networking, metadataPort: md.port } };
+    },
+  });
   try {
-    cc = await startAppsCloud({
-      apps: { drainGraceMs: 500 },
-      before: async (home) => {
-        const config = resolveConfig({ home }, {});
-        const md = await metadataTarget(config);
-        const net = await networkModule(config, { driver: 'linux', prefix: PREFIX, stateDir, resyncMs: 500, metadata: () => md });
-        return { modules: [net], compute: { driver: 'oci', networking: net.networking, metadataPort: md.port } };
-      },
-    });
-    const c = cc.c;
-    const port = cc.routerPort();
+    cc = await start();
+    let c = cc.c;
+    let port = cc.routerPort();
     const host = 'hello.default.apps.localhost';
     await buildImage(c, 'busybox', 'busybox');
 
@@ -81,6 +83,17 @@ test('apps on crun: router, scale, zero-failure rolling update, crash replacemen
     seen.clear();
     for (let i = 0; i < 9; i++) seen.add((await httpGet(port, host)).body.trim());
     assert.equal(seen.size, 3);
+
+    // restarting yun adopts the running replicas: none is restarted or recreated
+    const pids = async () => Object.fromEntries((await c.request<{ items: { name: string; status: { pid?: number } }[] }>('GET', '/v1/apps/hello/replicas')).items.map((i) => [i.name, i.status.pid]));
+    const before = await pids();
+    await cc.stop({ keepWorkloads: true });
+    cc = await start(cc.home);
+    c = cc.c;
+    port = cc.routerPort();
+    await waitApp(c, 'hello', (a) => a.status.state === 'Available' && a.status.readyReplicas === 3, 60_000);
+    assert.deepEqual(await pids(), before, 'same replicas, same processes after a restart');
+    assert.equal((await httpGet(port, host)).status, 200);
 
     // rolling update under continuous load: zero failed requests
     const agent = new Agent({ keepAlive: true, maxSockets: 8 });
@@ -130,7 +143,7 @@ test('apps on crun: router, scale, zero-failure rolling update, crash replacemen
 
     // logs of all replicas, prefixed
     const logs = await fetch(`${c.endpoint}/v1/apps/hello/logs`, { headers: { authorization: `Bearer ${c.token}`, 'x-yun-project': 'default' } }).then((r) => r.text());
-    void logs;
+    assert.match(logs, /^\[hello-r2-[0-9a-f]+\] serving v2$/m, logs);
 
     // rollback to revision 1
     await c.request('POST', '/v1/apps/hello/rollback', { body: {} });

@@ -23,11 +23,20 @@ export interface AppsCloud {
   c: YunClient;
   home: string;
   routerPort: () => number;
-  stop(): Promise<void>;
+  /** Without `keepWorkloads`: deletes every workload and the home. With it: a restart can adopt them. */
+  stop(o?: { keepWorkloads?: boolean }): Promise<void>;
 }
 
-export async function startAppsCloud(o: { compute?: ComputeOptions; apps?: AppsOptions; before?: (home: string) => Promise<{ modules: ServiceModule[]; compute?: ComputeOptions }> } = {}): Promise<AppsCloud> {
-  const home = await mkdtemp(join(tmpdir(), 'yun-apps-'));
+export interface AppsCloudOptions {
+  compute?: ComputeOptions;
+  apps?: AppsOptions;
+  before?: (home: string) => Promise<{ modules: ServiceModule[]; compute?: ComputeOptions }>;
+  /** Start on an existing home (a restart). */
+  home?: string;
+}
+
+export async function startAppsCloud(o: AppsCloudOptions = {}): Promise<AppsCloud> {
+  const home = o.home ?? await mkdtemp(join(tmpdir(), 'yun-apps-'));
   const config = resolveConfig({ home }, {});
   const pre = o.before ? await o.before(home) : { modules: [] };
   const compute = computeModule(config, { stopTimeoutMs: 2000, pollMs: 200, ...o.compute, ...pre.compute });
@@ -35,7 +44,8 @@ export async function startAppsCloud(o: { compute?: ComputeOptions; apps?: AppsO
   const tc = await startTestCloud({ home, modules: [...pre.modules, compute, apps], keepHome: true });
   return {
     tc, compute, apps, c: tc.admin, home, routerPort: () => apps.router.port,
-    stop: async () => {
+    stop: async (s = {}) => {
+      if (s.keepWorkloads) return tc.stop();
       await apps.controller?.stop();
       await compute.controller?.stop();
       for (const w of await compute.driver.list()) await compute.driver.delete(w.id);
