@@ -117,6 +117,9 @@ export class AppController {
       else this.prober.forget(i.id);
     }
     for (const i of instances.filter((x) => x.deletionTimestamp)) this.prober.forget(i.id);
+    for (const [id, owner] of this.owner) {
+      if (owner === app.id && !live.some((i) => i.id === id)) { this.owner.delete(id); this.ports.delete(id); this.prober.forget(id); }
+    }
 
     const project = await this.d.identity.getProject(app.project);
     this.publish(app, project?.name ?? app.project, live);
@@ -244,6 +247,7 @@ export class AppController {
 
   private async finalize(app: App, instances: Instance[]): Promise<ReconcileResult> {
     this.d.router.removeRoute(app.id);
+    for (const [id, owner] of this.owner) if (owner === app.id) { this.owner.delete(id); this.ports.delete(id); }
     for (const i of instances) {
       this.prober.forget(i.id);
       if (!i.deletionTimestamp) await deleteReplica(this.d.store, i);
