@@ -76,7 +76,7 @@ export class SourceBuilder {
     try {
       if (!images) throw new Error('the compute service is not running here');
       const base = await images.resolve(this.d.store, app.project, BASE[src.runtime]).catch(() => {
-        throw new Error(`the ${src.runtime} runtime needs an image named '${BASE[src.runtime]}' in the image store (yun image create ${BASE[src.runtime]}${src.runtime === 'python' ? ' with an uploaded rootfs' : ` --build ${BASE[src.runtime]}`})`);
+        throw new Error(`the ${src.runtime} runtime needs an image named '${BASE[src.runtime]}' in the image store (${src.runtime === 'python' ? 'yun image import a python rootfs --name python' : `yun image build ${BASE[src.runtime]}`})`);
       });
       if (base.status.state !== 'available') throw new Error(`base image '${base.name}' is ${base.status.state}`);
       await rm(work, { recursive: true, force: true });

@@ -248,6 +248,9 @@ export class AppController {
   private async finalize(app: App, instances: Instance[]): Promise<ReconcileResult> {
     this.d.router.removeRoute(app.id);
     for (const [id, owner] of this.owner) if (owner === app.id) { this.owner.delete(id); this.ports.delete(id); }
+    if (app.status.state !== 'Deleting') {
+      await new Resources(this.d.store).updateStatus<AppStatus>('app', app.id, (s) => ({ ...s, state: 'Deleting', message: `deleting ${instances.length} replica(s)` }));
+    }
     for (const i of instances) {
       this.prober.forget(i.id);
       if (!i.deletionTimestamp) await deleteReplica(this.d.store, i);

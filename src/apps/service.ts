@@ -33,7 +33,7 @@ export async function validateAppSpec(spec: AppSpec, c: ResourceCallContext, dep
   if (Boolean(spec.image) === Boolean(spec.source)) throw invalid('/spec/image', 'give exactly one of image (a name in the image store) or source (upload with POST /v1/apps/:name/source)');
   if (spec.flavor && (spec.cpus !== undefined || spec.memoryMb !== undefined)) throw invalid('/spec/flavor', 'give either a flavor or cpus/memoryMb, not both');
   if (spec.image && !spec.command?.length && !spec.args?.length) throw invalid('/spec/command', `image apps need a command (images in yun's store carry no entrypoint)`);
-  if (spec.image && deps.imageExists && !(await deps.imageExists(c, spec.image))) throw invalid('/spec/image', `image '${spec.image}' not found in the image store (import or build it first: yun image create)`);
+  if (spec.image && deps.imageExists && !(await deps.imageExists(c, spec.image))) throw invalid('/spec/image', `image '${spec.image}' not found in the image store (build or import it first: yun image build busybox|node, yun image import FILE)`);
   if (spec.healthCheck?.type === 'tcp' && spec.healthCheck.path) throw invalid('/spec/healthCheck/path', 'a tcp health check has no path');
   const hc = spec.healthCheck;
   if (hc?.timeoutSeconds && hc.intervalSeconds && hc.timeoutSeconds > hc.intervalSeconds) throw invalid('/spec/healthCheck/timeoutSeconds', 'timeout must not exceed the interval');
