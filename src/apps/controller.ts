@@ -50,6 +50,7 @@ export class AppController {
   private readonly queue: WorkQueue;
   private readonly owner = new Map<string, string>();
   private readonly draining = new Map<string, number>();
+  private readonly replaceBackoff = new Map<string, { n: number; at: number }>();
   private unsubscribe?: () => void;
   private resync?: NodeJS.Timeout;
 
@@ -125,16 +126,21 @@ export class AppController {
     this.publish(app, project?.name ?? app.project, live);
     let requeue = await this.finishDrains(live);
 
-    // Replace replicas that failed for good or stayed unhealthy.
+    // Replace replicas that failed for good or stayed unhealthy, backing off
+    // per app (a replica that cannot be placed, NoValidHost, would churn).
     const replaceAfter = this.d.replaceUnhealthyAfterMs ?? 30_000;
+    const backoff = this.replaceBackoff.get(app.id) ?? { n: 0, at: 0 };
     for (const i of live) {
       const h = this.prober.health(i.id);
       const stale = h?.everReady && !h.ready && Date.now() - h.lastChange > replaceAfter;
-      if (FAILED.has(i.status.state ?? '') || stale) {
-        this.d.log.info({ app: app.name, replica: i.name, state: i.status.state }, 'replacing replica');
-        this.startDrain(app, project?.name ?? app.project, i, live);
-      }
+      if (!FAILED.has(i.status.state ?? '') && !stale) continue;
+      const wait = Math.min(60_000, 1000 * 2 ** backoff.n);
+      if (Date.now() - backoff.at < wait) { requeue = true; continue; }
+      this.d.log.info({ app: app.name, replica: i.name, state: i.status.state, reason: i.status.reason }, 'replacing replica');
+      this.startDrain(app, project?.name ?? app.project, i, live);
+      this.replaceBackoff.set(app.id, { n: backoff.n + 1, at: Date.now() });
     }
+    if (backoff.n && live.every((i) => this.ready(i) || this.draining.has(i.id)) && Date.now() - backoff.at > 60_000) this.replaceBackoff.delete(app.id);
     const active = live.filter((i) => !this.draining.has(i.id));
     const N = app.spec.replicas;
     const { maxSurge, maxUnavailable } = rolloutLimits(app.spec);
@@ -238,6 +244,8 @@ export class AppController {
       state = 'Degraded';
       message = `${ready}/${N} replicas ready`;
     }
+    const errored = active.find((i) => i.status.state === 'error');
+    if (errored && state !== 'Available') message = `${message ? `${message}; ` : ''}replica ${errored.name} failed: ${errored.status.reason ?? errored.status.message ?? 'error'}`;
     const url = `http://${appHost(app.name, projectName)}:${this.d.router.port}/`;
     await new Resources(this.d.store).updateStatus<AppStatus>('app', app.id, (s) => ({
       ...s, state, message, lastLog, currentRevision: rev.spec.revision, replicas: replicaStatus.length, readyReplicas: ready,
