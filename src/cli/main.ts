@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { YunApiError } from '../sdk/client.ts';
 import { registerIdentityCommands } from './commands/identity.ts';
+import { registerObjectCommands } from './commands/objects.ts';
 import { registerUp } from './commands/up.ts';
 import { registerDoctor } from './commands/doctor.ts';
 import { registerComputeCommands } from './commands/compute.ts';
@@ -17,7 +18,7 @@ import { type CliEnv, makeEnv } from './env.ts';
 import { registerAppCommands } from './commands/apps.ts';
 
 /** Every command module registers itself here: one line per module. */
-const MODULES: ((program: Command, env: CliEnv) => void)[] = [registerUp, registerDoctor, registerIdentityCommands, registerNetworkCommands, registerComputeCommands, registerVolumeCommands, registerCostCommands, registerMetricsCommands, registerAlarmCommands, registerAutoscaleCommands, registerGroupCommands, registerRecommendCommands, registerLoadtestCommands, registerAppCommands];
+const MODULES: ((program: Command, env: CliEnv) => void)[] = [registerUp, registerDoctor, registerIdentityCommands, registerObjectCommands, registerNetworkCommands, registerComputeCommands, registerVolumeCommands, registerCostCommands, registerMetricsCommands, registerAlarmCommands, registerAutoscaleCommands, registerGroupCommands, registerRecommendCommands, registerLoadtestCommands, registerAppCommands];
 
 export function buildProgram(): Command {
   const program = new Command('yun')
