@@ -172,6 +172,18 @@ export function computeDriverContract(target: ContractTarget): void {
       await driver.delete(s.id);
     });
 
+    it('a workload that exits at once is reported exited with its code, never "did not start"', async (t) => {
+      if (guard(t)) return;
+      // runc reaps a workload that exits before `run -d` returns and answers with its status.
+      for (let i = 0; i < 25; i++) {
+        const s = spec({ command: ['sh', '-c', 'exit 7'] });
+        await driver.create(s);
+        await driver.start(s.id);
+        assert.equal((await exited(driver, s.id)).exitCode, 7);
+        await driver.delete(s.id);
+      }
+    });
+
     it('passes command and env without a shell (metacharacters arrive literally)', async (t) => {
       if (guard(t)) return;
       const nasty = 'a;b && echo PWNED $(id) `id` | * > /tmp/x "q" \'s\'';

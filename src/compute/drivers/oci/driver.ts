@@ -44,6 +44,9 @@ import { injectFiles } from '../inject.ts';
 import { overlaySupported, prepareRootfs, unmountRootfs } from './rootfs.ts';
 import { type OciRuntimeInfo, RuntimeCli, findOciRuntime } from './runtime.ts';
 
+
+/** How crun and runc report their own failures on stderr (our log), as opposed to a workload's output. */
+const RUNTIME_ERROR = /(^|\n)(crun|runc)?[^\n]*(level=error|: error|failed to|cannot |no such file|executable file not found)/i;
 export interface OciDriverOptions {
   /** Root of everything this driver keeps on disk, e.g. `/var/lib/yun/compute/oci`. */
   stateDir: string;
@@ -253,6 +256,12 @@ export class OciDriver implements ComputeDriver, LiveResizable, Execable {
     };
     await this.writeJson(p.run, run);
     const up = await waitFor(async () => (await this.readPid(p.pid)) ?? (existsSync(p.exit) ? -1 : undefined), this.opts.startTimeoutMs ?? 30_000, 2);
+    if (up === -1 && !RUNTIME_ERROR.test(await readTail(p.log, 2000))) {
+      // runc's `run --detach` reaps a workload that exits before it returns and
+      // answers with that exit status, leaving no pid file: it did start, and the
+      // exit file holds its status. Only a runtime error message means it never ran.
+      return;
+    }
     if (up === undefined || up === -1) {
       const log = await readTail(p.log, 2000);
       if (up === undefined) await this.kill(h, id, run, 'KILL');
