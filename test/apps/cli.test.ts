@@ -4,36 +4,19 @@
  * path is covered by e2e.test.ts).
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
+import { yunCli } from '../helpers/cli.ts';
 import { FakeDriver, FakeHost } from '../../src/compute/drivers/fake/driver.ts';
 import { buildImage, startAppsCloud } from './helpers.ts';
 
-const run = promisify(execFile);
-const BIN = join(import.meta.dirname, '../../bin/yun.mjs');
 const FIXTURE = join(import.meta.dirname, 'fixtures/hello.yaml');
 
 test('yun app, apply, get, delete -f', { timeout: 180_000 }, async () => {
   const fake = new FakeHost();
   const cc = await startAppsCloud({ compute: { driver: new FakeDriver({ host: fake }) }, apps: { resyncMs: 300 } });
-  const env = { ...process.env, YUN_ENDPOINT: cc.tc.cloud.apiUrl, YUN_TOKEN: cc.c.token!, YUN_PROJECT: 'default', YUN_HOME: cc.home };
-  const yun = async (...args: string[]) => {
-    try {
-      const r = await run(process.execPath, [BIN, ...args], { env });
-      return { code: 0, stdout: r.stdout, stderr: r.stderr };
-    } catch (e) {
-      const x = e as { code: number; stdout: string; stderr: string };
-      return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-    }
-  };
-  const json = async (...args: string[]) => {
-    const r = await yun('-o', 'json', ...args);
-    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
-    return JSON.parse(r.stdout);
-  };
+  const { yun, json } = yunCli({ endpoint: cc.tc.cloud.apiUrl, token: cc.c.token!, home: cc.home });
   try {
     await buildImage(cc.c, 'busybox', 'busybox');
     let d = await json('app', 'deploy', '--image', 'busybox', '--name', 'hello', '--port', '8080', '--replicas', '2', '--env', 'A=1', '--no-wait', '--', 'httpd', '-f', '-p', '8080');

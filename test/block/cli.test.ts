@@ -6,34 +6,16 @@
  * test/vm-service.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
+import { yunCli } from '../helpers/cli.ts';
 import { BlockApi } from '../../src/sdk/block.ts';
 import { startBlockCloud } from './helpers.ts';
 
-const run = promisify(execFile);
-const BIN = join(import.meta.dirname, '../../bin/yun.mjs');
 
 test('yun volume and yun volume snapshot commands; API refusals; quotas', { timeout: 120_000 }, async () => {
   const bc = await startBlockCloud({ compute: { driver: 'process', controller: false }, accelerator: 'tcg' });
-  const env = { ...process.env, YUN_ENDPOINT: bc.tc.cloud.apiUrl, YUN_TOKEN: bc.c.token!, YUN_PROJECT: 'default', YUN_HOME: bc.home };
-  const yun = async (...args: string[]) => {
-    try {
-      const r = await run(process.execPath, [BIN, ...args], { env });
-      return { code: 0, stdout: r.stdout, stderr: r.stderr };
-    } catch (e) {
-      const x = e as { code: number; stdout: string; stderr: string };
-      return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-    }
-  };
-  const json = async (...args: string[]) => {
-    const r = await yun('-o', 'json', ...args);
-    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
-    return JSON.parse(r.stdout);
-  };
+  const { yun, json } = yunCli({ endpoint: bc.tc.cloud.apiUrl, token: bc.c.token!, home: bc.home });
   const b = new BlockApi(bc.c);
   try {
     const v1 = await json('volume', 'create', 'data1', '--size', '1');

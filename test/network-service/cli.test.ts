@@ -4,33 +4,15 @@
  * covered by api.test.ts and e2e.test.ts).
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
+import { yunCli } from '../helpers/cli.ts';
 import { rmrf, startNetCloud, tmp } from './helpers.ts';
 
-const run = promisify(execFile);
-const BIN = join(import.meta.dirname, '../../bin/yun.mjs');
 
 test('yun network, subnet, sg, fip, lb commands', { timeout: 120_000 }, async () => {
   const stateDir = await tmp('yun-netsvc-cli-');
   const cloud = await startNetCloud({ prefix: 'ycl', stateDir, opts: { driver: 'host' } });
-  const env = { ...process.env, YUN_ENDPOINT: cloud.cloud.apiUrl, YUN_TOKEN: cloud.admin.token!, YUN_PROJECT: 'default', YUN_HOME: cloud.home };
-  const yun = async (...args: string[]) => {
-    try {
-      const r = await run(process.execPath, [BIN, ...args], { env });
-      return { code: 0, stdout: r.stdout, stderr: r.stderr };
-    } catch (e) {
-      const x = e as { code: number; stdout: string; stderr: string };
-      return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-    }
-  };
-  const json = async (...args: string[]) => {
-    const r = await yun('-o', 'json', ...args);
-    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
-    return JSON.parse(r.stdout);
-  };
+  const { yun, json } = yunCli({ endpoint: cloud.cloud.apiUrl, token: cloud.admin.token!, home: cloud.home });
   try {
     const n = await json('network', 'create', 'backend', '--cidr', '10.217.0.0/24', '--mtu', '1400');
     assert.equal(n.spec.gateway, '10.217.0.1');
