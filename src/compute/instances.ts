@@ -5,6 +5,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import type { InstanceNetworking } from './networking.ts';
 import type { ApiContext } from '../api/context.ts';
 import { type ResourceCallContext, registerResource } from '../api/resources.ts';
 import { YunError, invalid } from '../core/errors.ts';
@@ -64,6 +65,7 @@ export const ACTIVE_STATES = new Set(['pending', 'scheduled', 'starting', 'runni
 
 export interface InstanceKindDeps {
   images: ImageService;
+  networking?: InstanceNetworking;
   /** Resize/creation checks that need the scheduler live in actions.ts. */
 }
 
@@ -78,6 +80,7 @@ export function instanceRoutes(app: FastifyInstance, ctx: ApiContext, deps: Inst
       const img = await deps.images.resolve(c.q, c.scope.project.id, spec.image);
       if (img.status.state === 'error') throw new YunError('InvalidState', `image '${spec.image}' failed: ${img.status.reason ?? 'unknown'}`);
       checkInstanceType(spec, img);
+      if (!prev) await deps.networking?.validate?.(c.q, c.scope.project.id, spec.networks, spec.securityGroups);
       const minRam = img.spec.minRamMb ?? 0;
       let minVcpus = 0;
       let minRamFromFlavor = 0;

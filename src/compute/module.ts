@@ -69,7 +69,7 @@ export class ComputeModule implements ServiceModule {
     this.images ??= new ImageService(ctx.store, join(this.config.home, 'images'), ctx.log, () => ctx.bus.poke());
     flavorRoutes(app, ctx);
     imageRoutes(app, ctx, this.images);
-    instanceRoutes(app, ctx, { images: this.images });
+    instanceRoutes(app, ctx, { images: this.images, networking: this.networking });
     actionRoutes(app, ctx, { driver: this.driver, caps: () => this.caps, scheduler: this.scheduler, images: this.images, hostId: () => this.hostId });
     poolRoutes(app, ctx, () => this.scheduler);
   }

@@ -15,6 +15,7 @@
  *   succeeds. Compute calls it only after the workload has been deleted.
  * - Neither is ever called inside a store transaction.
  */
+import type { Sql } from '../store/types.ts';
 import type { InjectedFile } from './drivers/types.ts';
 
 export type { InjectedFile };
@@ -46,6 +47,12 @@ export interface InstanceNetworking {
   readonly name: string;
   prepare(instance: NetworkedInstance): Promise<PreparedNetwork>;
   release(instance: NetworkedInstance): Promise<void>;
+  /**
+   * Optional: checks `spec.networks` / `spec.securityGroups` inside the
+   * instance-create transaction (reads only), so a missing network or an
+   * out-of-subnet address answers 400/404 at once instead of failing later.
+   */
+  validate?(q: Sql, project: string, networks?: string[], securityGroups?: string[]): Promise<void>;
 }
 
 /** Loopback only: no addresses, no namespace from outside, nothing to release. */
