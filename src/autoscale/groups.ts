@@ -91,6 +91,7 @@ export class GroupController {
   private readonly queue: WorkQueue;
   private unsubscribe?: () => void;
   private resync?: NodeJS.Timeout;
+  private readonly failing = new Map<string, { n: number; next: number }>();
 
   constructor(private readonly d: GroupControllerDeps) {
     this.queue = new WorkQueue((k) => this.reconcile(k), (k, e) => d.log.warn({ group: k, err: e }, 'instance group reconcile failed'), 2);
@@ -134,7 +135,17 @@ export class GroupController {
     if (replaced) live = live.filter((m) => !(FAILED.has(m.status.state ?? '') || (m.status.state === 'exited' && (g.spec.restartPolicy ?? 'always') === 'never')));
     let message: string | undefined;
     const before = live.length;
-    if (live.length < g.spec.size) {
+    // Members that keep failing (no capacity, a bad image) are replaced with a growing delay, never in a tight loop.
+    const now = Date.now();
+    let fb = this.failing.get(g.id) ?? { n: 0, next: 0 };
+    if (replaced) {
+      fb = { n: fb.n + 1, next: now + Math.min(60_000, 500 * 2 ** fb.n) };
+      this.failing.set(g.id, fb);
+    }
+    const waitMs = fb.next - now;
+    if (live.length < g.spec.size && waitMs > 0) {
+      message = `${fb.n} round(s) of failed members; next replacement in ${Math.ceil(waitMs / 1000)}s`;
+    } else if (live.length < g.spec.size) {
       for (let n = live.length; n < g.spec.size; n++) {
         try {
           live.push(await this.create(g));
@@ -158,7 +169,9 @@ export class GroupController {
       replaced: (s.replaced ?? 0) + replaced, message, observedGeneration: g.generation,
     }));
     if (changed) this.d.bus.poke();
-    // Quota or capacity failures retry with a growing delay rather than a tight loop.
+    if (running === g.spec.size && live.length === g.spec.size) this.failing.delete(g.id);
+    if (waitMs > 0 && live.length < g.spec.size) return { requeueAfterMs: waitMs };
+    // Quota or capacity failures retry with the work queue's growing delay rather than a tight loop.
     if (message) throw new YunError('Unavailable', message);
     return undefined;
   }

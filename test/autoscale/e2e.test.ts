@@ -103,8 +103,9 @@ test('elasticity with real crun replicas: scale out and in, groups, scale to zer
         if (r?.status === 200) { body = r.body; break; }
         await new Promise((res) => setTimeout(res, 100));
       }
-      t.diagnostic(`woke from zero in ${Date.now() - t0} ms; the first request answered ${first} (the router has no hold-while-starting hook yet)`);
+      t.diagnostic(`woke from zero in ${Date.now() - t0} ms; the first request answered ${first}`);
       assert.equal(body.trim(), 'hello');
+      assert.equal(first, 200, 'the router held the first request while the replica started');
       const evs = (await api.policies.get('shop')).status.events ?? [];
       assert.ok(evs.some((e) => e.from === 0 && e.to >= 1 && /waking/.test(e.reason)), JSON.stringify(evs.slice(-3)));
       await api.policies.delete('shop');
