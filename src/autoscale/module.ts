@@ -34,7 +34,7 @@ export class AutoscaleModule implements ServiceModule {
   controller?: AutoscaleController;
   groups?: GroupController;
 
-  constructor(private readonly config: CloudConfig, private readonly o: AutoscaleOptions) {}
+  constructor(_config: CloudConfig, private readonly o: AutoscaleOptions) {}
 
   routes(app: FastifyInstance, ctx: ApiContext): void {
     const images = this.o.images ?? (() => undefined);

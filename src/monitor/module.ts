@@ -33,7 +33,7 @@ export class MonitorModule implements ServiceModule {
   alarms?: AlarmEvaluator;
   private saving?: Promise<void>;
 
-  constructor(private readonly config: CloudConfig, private readonly o: MonitorOptions = {}) {
+  constructor(config: CloudConfig, private readonly o: MonitorOptions = {}) {
     this.db = new TimeSeriesStore({ ...o.tsdb, file: join(config.home, 'monitor', 'tsdb.json') });
   }
 

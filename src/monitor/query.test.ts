@@ -51,7 +51,7 @@ describe('metrics query', () => {
 
   it('counter resets are handled by rate', () => {
     const d = new TimeSeriesStore();
-    [0, 10, 20, 5, 15].forEach((v, i) => d.append('c', {}, v, { t: i * 1000, type: 'counter' }));
+    for (const [i, v] of [0, 10, 20, 5, 15].entries()) d.append('c', {}, v, { t: i * 1000, type: 'counter' });
     assert.equal(instant(d, 'increase(c[10s])', 4000)[0]!.value > 0, true);
     assert.equal(instant(d, 'rate(c[10s])', 4000)[0]!.value, (10 + 10 + 5 + 10) / 4);
   });

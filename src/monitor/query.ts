@@ -185,6 +185,7 @@ const matches = (labels: Labels, ms: Matcher[]) => ms.every((m) => {
     case '!=': return v !== m.value;
     case '=~': return m.re!.test(v);
     case '!~': return !m.re!.test(v);
+    default: return false;
   }
 });
 

@@ -8,7 +8,7 @@ import type { Recommendation } from '../autoscale/recommend.ts';
 import type { GroupSpec, GroupStatus } from '../autoscale/groups.ts';
 import type { PolicyMetric, PolicySpec, PolicyStatus, Schedule } from '../autoscale/policy.ts';
 import type { AlarmSpec, AlarmStatus } from '../monitor/alarms.ts';
-import { ResourceClient, type YunClient, YunApiError } from './client.ts';
+import { type ResourceClient, type YunClient, YunApiError } from './client.ts';
 
 export type { AlarmSpec, AlarmStatus, GroupSpec, GroupStatus, PolicyMetric, PolicySpec, PolicyStatus, Recommendation, Schedule };
 
