@@ -6,7 +6,10 @@ import {
   amzDate, canonicalRequest, type HeaderMap, parseQuery, presignUrl, scopeOf, signHex, signingKey, signRequest, stringToSign, uriEncode,
 } from './sigv4.ts';
 
-const SUITE = process.env.SIGV4_SUITE ?? '/work/shared/data/aws-sigv4-test-suite/v4';
+// The official vectors live in shared/ beside the repository (CI lays a copy there too).
+const SUITE = process.env.SIGV4_SUITE
+  ?? [join(import.meta.dirname, '../../../../shared/data/aws-sigv4-test-suite/v4'), '/work/shared/data/aws-sigv4-test-suite/v4'].find((p) => existsSync(p))
+  ?? join(import.meta.dirname, '../../../../shared/data/aws-sigv4-test-suite/v4');
 
 interface Parsed { method: string; rawPath: string; rawQuery: string; headers: [string, string][]; body: string }
 
