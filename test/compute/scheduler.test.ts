@@ -77,11 +77,16 @@ for (const engine of ['sqlite', 'postgres'] as const) describe(`scheduler: concu
     if (!requireCapability(t, !missing, missing ?? '')) return;
     await cc.c.request('POST', '/v1/instances', { body: { name: 'nopool', spec: { image: 'busybox', cpus: 1, memoryMb: 16, pool: 'nowhere' } } });
     await cc.c.request('POST', '/v1/server-groups', { body: { name: 'spread', spec: { policy: 'anti-affinity' } } });
-    for (let i = 0; i < 3; i++) await cc.c.request('DELETE', `/v1/instances/c${i}`).catch(() => undefined);
+    // Free one slot on each of two hosts: delete a placed instance per host. (Which of the
+    // 100 won depends on the store's transaction order, so pick them from what was placed.)
+    const placed = (await cc.c.resource('instances').listAll()).filter((r) => r.status.state === 'scheduled' && r.name.startsWith('c'));
+    const victims = [...new Map(placed.map((r) => [String(r.status.host), r.name])).values()].slice(0, 2);
+    assert.equal(victims.length, 2);
+    for (const v of victims) await cc.c.request('DELETE', `/v1/instances/${v}`);
     // Capacity returns when the finalizer has run, not when DELETE answers: wait until they are gone.
-    for (let i = 0; i < 3; i++) {
+    for (const v of victims) {
       const end = Date.now() + 20_000;
-      while (Date.now() < end && await cc.c.request('GET', `/v1/instances/c${i}`).then(() => true, () => false)) await new Promise((r) => setTimeout(r, 100));
+      while (Date.now() < end && await cc.c.request('GET', `/v1/instances/${v}`).then(() => true, () => false)) await new Promise((r) => setTimeout(r, 100));
     }
     const st = async (n: string) => (await cc.c.resource('instances').waitFor(n, (r) => r.status.state !== 'pending', 10_000)).status;
     assert.match(String((await st('nopool')).reason), /filter 'pool'/);
