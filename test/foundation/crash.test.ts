@@ -19,6 +19,12 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** Resolves with the exit code once the child has exited (also when it already has). */
+function exited(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((r) => child.once('exit', (code) => r(code)));
+}
+
 async function up(home: string, port: number): Promise<{ child: ChildProcess; out: () => string }> {
   let out = '';
   const child = spawn(process.execPath, [BIN, 'up', '--home', home, '--api-port', String(port), '--s3-port', String(await freePort()), '--router-port', String(await freePort()), '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -62,7 +68,7 @@ test('yun up: first start prints where to go; kill -9 loses no acknowledged writ
     first.child.kill('SIGKILL');
     stop = true;
     await Promise.all(writers);
-    await new Promise((r) => first.child.once('exit', r));
+    await exited(first.child);
     assert.ok(acked.length > 10, `only ${acked.length} writes acknowledged before the kill`);
 
     const second = await up(home, port);
@@ -75,7 +81,7 @@ test('yun up: first start prints where to go; kill -9 loses no acknowledged writ
       assert.ok(q.items.length > 5, `project ${n} is missing its quotas`);
     }
     second.child.kill('SIGTERM');
-    const code = await new Promise((r) => second.child.once('exit', (c) => r(c)));
+    const code = await exited(second.child);
     assert.equal(code, 0);
   } finally {
     await rm(home, { recursive: true, force: true });
