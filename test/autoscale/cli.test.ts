@@ -4,34 +4,15 @@
  * schedule, show, events, list, delete), recommend and loadtest.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
+import { yunCli } from '../helpers/cli.ts';
 import { FakeDriver, FakeHost } from '../../src/compute/drivers/fake/driver.ts';
 import { buildImage, startElasticCloud, waitFor } from './helpers.ts';
-
-const run = promisify(execFile);
-const BIN = join(import.meta.dirname, '../../bin/yun.mjs');
 
 test('yun metrics, alarm, group, autoscale, recommend, loadtest', { timeout: 180_000 }, async () => {
   const fake = new FakeHost();
   const ec = await startElasticCloud({ compute: { driver: new FakeDriver({ host: fake }) }, monitor: { intervalMs: 200 } });
-  const env = { ...process.env, YUN_ENDPOINT: ec.tc.cloud.apiUrl, YUN_TOKEN: ec.c.token!, YUN_PROJECT: 'default', YUN_HOME: ec.home };
-  const yun = async (...args: string[]) => {
-    try {
-      const r = await run(process.execPath, [BIN, ...args], { env, timeout: 30_000 });
-      return { code: 0, stdout: r.stdout, stderr: r.stderr };
-    } catch (e) {
-      const x = e as { code: number; stdout: string; stderr: string };
-      return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-    }
-  };
-  const json = async (...args: string[]) => {
-    const r = await yun('-o', 'json', ...args);
-    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
-    return JSON.parse(r.stdout);
-  };
+  const { yun, json } = yunCli({ endpoint: ec.tc.cloud.apiUrl, token: ec.c.token!, home: ec.home, timeoutMs: 30_000 });
   try {
     await buildImage(ec.c, 'busybox', 'busybox');
     // metrics

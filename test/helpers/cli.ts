@@ -13,11 +13,11 @@ export interface CliResult { code: number; stdout: string; stderr: string }
  * `yun(...args)` never throws (check `code`); `json(...args)` adds `-o json`,
  * asserts success and parses the output.
  */
-export function yunCli(o: { endpoint: string; token: string; project?: string; home: string; env?: Record<string, string> }) {
+export function yunCli(o: { endpoint: string; token: string; project?: string; home: string; env?: Record<string, string>; timeoutMs?: number }) {
   const env = { ...process.env, YUN_ENDPOINT: o.endpoint, YUN_TOKEN: o.token, YUN_PROJECT: o.project ?? 'default', YUN_HOME: o.home, ...o.env };
   const yun = async (...args: string[]): Promise<CliResult> => {
     try {
-      const r = await run(process.execPath, [YUN_BIN, ...args], { env, maxBuffer: 64 * 1024 * 1024 });
+      const r = await run(process.execPath, [YUN_BIN, ...args], { env, maxBuffer: 64 * 1024 * 1024, timeout: o.timeoutMs });
       return { code: 0, stdout: r.stdout, stderr: r.stderr };
     } catch (e) {
       const x = e as { code: number; stdout: string; stderr: string };
