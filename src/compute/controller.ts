@@ -174,7 +174,7 @@ export class InstanceController {
   }
 
   private networked(r: Instance): NetworkedInstance {
-    return { id: r.id, name: r.name, project: r.project, networks: r.spec.networks, securityGroups: r.spec.securityGroups, hostname: r.spec.hostname ?? r.name };
+    return { id: r.id, name: r.name, project: r.project, networks: r.spec.networks, securityGroups: r.spec.securityGroups, hostname: r.spec.hostname ?? r.name, ...(r.spec.type === 'vm' ? { nicKind: 'tap' as const } : {}) };
   }
 
   private async workloadSpec(r: Instance): Promise<{ spec: WorkloadSpec; addresses: { network: string; ip: string }[] }> {
@@ -193,6 +193,7 @@ export class InstanceController {
         hostname: r.spec.hostname ?? r.name,
         limits: this.limits(r),
         ...(net.netnsPath ? { netnsPath: net.netnsPath } : {}),
+        ...(net.nics?.length ? { nics: net.nics } : {}),
         files: [{ path: '/run/yun/meta_data.json', content: JSON.stringify(meta, null, 1), mode: 0o644 }, ...(net.files ?? [])],
         ...(userData ? { userData } : {}),
       },

@@ -16,9 +16,9 @@
  * - Neither is ever called inside a store transaction.
  */
 import type { Sql } from '../store/types.ts';
-import type { InjectedFile } from './drivers/types.ts';
+import type { InjectedFile, WorkloadNic } from './drivers/types.ts';
 
-export type { InjectedFile };
+export type { InjectedFile, WorkloadNic as VmNic };
 
 /** What the network side needs to know about the instance it is wiring up. */
 export interface NetworkedInstance {
@@ -31,7 +31,10 @@ export interface NetworkedInstance {
   /** `spec.securityGroups` as the user gave it. */
   securityGroups?: string[];
   hostname: string;
+  /** `tap` for a VM (its NICs are tap devices the hypervisor opens); default `veth` (a namespace the workload joins). */
+  nicKind?: 'veth' | 'tap';
 }
+
 
 export interface PreparedNetwork {
   /** Network namespace the workload joins (absolute path). Undefined = driver default (loopback only). */
@@ -40,6 +43,8 @@ export interface PreparedNetwork {
   addresses: { network: string; ip: string }[];
   /** Extra files written into the instance before first start (e.g. /etc/resolv.conf, /etc/hosts). */
   files?: InjectedFile[];
+  /** For `nicKind: 'tap'`: the VM's NICs in order (eth0 first). Empty when the network driver has no taps. */
+  nics?: WorkloadNic[];
 }
 
 export interface InstanceNetworking {

@@ -42,11 +42,11 @@ test('sync applies exactly the difference: new objects, rule changes, group memb
     { direction: 'ingress', protocol: 'icmp', remoteGroup: 'web' },
   ] } });
   await res.create({ kind: KIND.securityGroup, project: 'p1', name: 'db', idPrefix: 'sg', spec: { rules: [{ direction: 'ingress', protocol: 'tcp', portMin: 5432, portMax: 5432, remoteGroup: 'web' }] } });
-  const port = (i: string, ip: string, groups: string[]): Port => ({ portId: `p-${i}`, networkId: net.id, project: 'p1', instanceId: `i-${i}`, instanceName: i, ip, securityGroups: groups, dnsName: `${i}.backend.internal`, nic: 0, createdAt: new Date().toISOString() });
+  const port = (i: string, ip: string, groups: string[]): Port => ({ portId: `p-${i}`, networkId: net.id, project: 'p1', instanceId: `i-${i}`, instanceName: i, ip, securityGroups: groups, dnsName: `${i}.backend.internal`, nic: 0, kind: 'veth', createdAt: new Date().toISOString() });
   for (const p of [port('a', '10.9.0.2', ['web']), port('b', '10.9.0.3', ['web']), port('c', '10.9.0.4', ['db'])]) await insertPort(store, p);
 
   await ctl.sync();
-  const attach = (i: string, ip: string, securityRules: unknown[]) => ['attach', { networkId: net.id, portId: `p-${i}`, instanceId: `i-${i}`, ip, dnsName: `${i}.backend.internal`, securityRules }];
+  const attach = (i: string, ip: string, securityRules: unknown[]) => ['attach', { networkId: net.id, portId: `p-${i}`, instanceId: `i-${i}`, ip, dnsName: `${i}.backend.internal`, securityRules, nic: 'veth' }];
   const http = { direction: 'ingress', protocol: 'tcp', portMin: 80, portMax: 80, remoteCidr: '0.0.0.0/0' };
   const icmpFrom = (...m: string[]) => ({ direction: 'ingress', protocol: 'icmp', remoteGroupMembers: m });
   const pgFrom = (...m: string[]) => ({ direction: 'ingress', protocol: 'tcp', portMin: 5432, portMax: 5432, remoteGroupMembers: m });

@@ -115,7 +115,7 @@ export async function computeDesired(q: Sql, sharedHost = false): Promise<Desire
     const p = ports[i]!;
     portOut.set(p.portId, {
       port: p0,
-      spec: { networkId: p.networkId, portId: p.portId, instanceId: p.instanceId, ip: p0.ip, ...(p.dnsName ? { dnsName: p.dnsName } : {}), securityRules: portRules(p, groups, ports, implicit.get(p.portId) ?? []) },
+      spec: { networkId: p.networkId, portId: p.portId, instanceId: p.instanceId, ip: p0.ip, nic: p.kind, ...(p.dnsName ? { dnsName: p.dnsName } : {}), securityRules: portRules(p, groups, ports, implicit.get(p.portId) ?? []) },
     });
   }
   return { networks: new Map(nets.map((n) => [n.id, { spec: driverNetwork(n), resource: n }])), ports: portOut, published, lbs: lbOut };

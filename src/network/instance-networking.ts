@@ -11,7 +11,7 @@
  * DNS names `<instance>.<network>.internal` are served by the driver.
  * release: removes the NICs from the kernel and the store (address reclaimed).
  */
-import type { InstanceNetworking, NetworkedInstance, PreparedNetwork } from '../compute/networking.ts';
+import type { InstanceNetworking, NetworkedInstance, PreparedNetwork, VmNic } from '../compute/networking.ts';
 import { YunError, invalid, notFound } from '../core/errors.ts';
 import { NAME_RE } from '../core/ids.ts';
 import type { IdentityService } from '../identity/service.ts';
@@ -129,7 +129,7 @@ export class ServiceInstanceNetworking implements InstanceNetworking {
       const ip = staticIp !== undefined ? validateStatic(cidr, staticIp, used, net.spec.gateway, field) : allocateNext(cidr, used, net.spec.gateway);
       const port: Port = {
         portId: portIdOf(inst.id, net.id), networkId: net.id, project: inst.project, instanceId: inst.id, instanceName: inst.name,
-        ip, securityGroups: groups, dnsName: dnsNameOf(inst.name, net.name), nic: i, createdAt: new Date().toISOString(),
+        ip, securityGroups: groups, dnsName: dnsNameOf(inst.name, net.name), nic: i, kind: inst.nicKind ?? 'veth', createdAt: new Date().toISOString(),
       };
       await insertPort(q, port);
       out.push(port);
@@ -145,6 +145,7 @@ export class ServiceInstanceNetworking implements InstanceNetworking {
     let netnsPath: string | undefined;
     let resolv: string | undefined;
     const addresses: PreparedNetwork['addresses'] = [];
+    const nics: VmNic[] = [];
     for (const p of ports) {
       const net = d.networks.get(p.networkId);
       const spec = d.ports.get(p.portId)?.spec;
@@ -157,6 +158,9 @@ export class ServiceInstanceNetworking implements InstanceNetworking {
       this.ctl.noteAttached(p.portId, spec);
       netnsPath ??= r.netnsPath ?? undefined;
       resolv ??= r.resolvConf;
+      if (r.tap) {
+        nics.push({ tap: r.tap.ifname, mac: r.tap.mac, ip: p.ip, prefix: parseCidr(net.spec.cidr).prefix, gateway: net.spec.gateway, searchDomain: driverNetwork(net.resource).dnsDomain! });
+      }
       addresses.push({ network: net.resource.name, ip: shared ? '127.0.0.1' : p.ip });
     }
     const first = ports[0];
@@ -165,6 +169,7 @@ export class ServiceInstanceNetworking implements InstanceNetworking {
     const hosts = ['127.0.0.1\tlocalhost', ...ports.map((p) => `${p.ip}\t${p.dnsName ?? ''} ${inst.hostname}`.trim())].join('\n');
     return {
       ...(netnsPath ? { netnsPath } : {}),
+      ...(nics.length ? { nics } : {}),
       addresses,
       files: [
         ...(resolv ? [{ path: '/etc/resolv.conf', content: resolv }] : []),

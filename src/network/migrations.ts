@@ -24,4 +24,10 @@ export const networkMigrations: Migration[] = [
         protocol TEXT NOT NULL, host_port INTEGER NOT NULL, owner_id TEXT NOT NULL, owner_kind TEXT NOT NULL,
         PRIMARY KEY (protocol, host_port))`,
   },
+  {
+    // A VM's NIC is a tap on the bridge, a container's a veth into its namespace.
+    service: 'network',
+    version: 2,
+    up: `ALTER TABLE net_ports ADD COLUMN kind TEXT NOT NULL DEFAULT 'veth'`,
+  },
 ];

@@ -5,6 +5,7 @@
 import { YunError } from '../core/errors.ts';
 import { isUniqueViolation } from '../store/index.ts';
 import type { Sql } from '../store/types.ts';
+import type { NicKind } from './drivers/types.ts';
 
 export interface Port {
   portId: string;
@@ -17,17 +18,19 @@ export interface Port {
   dnsName?: string;
   /** NIC index in the instance (0 = eth0). */
   nic: number;
+  /** `tap` for a VM's NIC, `veth` for a container's. */
+  kind: NicKind;
   createdAt: string;
 }
 
 interface Row {
   port_id: string; network_id: string; project: string; instance_id: string; instance_name: string; ip: string;
-  security_groups: string; dns_name: string | null; nic: number; created_at: string;
+  security_groups: string; dns_name: string | null; nic: number; kind: string; created_at: string;
 }
 
 const fromRow = (r: Row): Port => ({
   portId: r.port_id, networkId: r.network_id, project: r.project, instanceId: r.instance_id, instanceName: r.instance_name,
-  ip: r.ip, securityGroups: JSON.parse(r.security_groups), ...(r.dns_name ? { dnsName: r.dns_name } : {}), nic: Number(r.nic), createdAt: r.created_at,
+  ip: r.ip, securityGroups: JSON.parse(r.security_groups), ...(r.dns_name ? { dnsName: r.dns_name } : {}), nic: Number(r.nic), kind: r.kind === 'tap' ? 'tap' : 'veth', createdAt: r.created_at,
 });
 
 export const portIdOf = (instanceId: string, networkId: string) => `p-${instanceId}-${networkId}`.slice(0, 128);
@@ -60,9 +63,9 @@ export async function countPorts(q: Sql, networkId: string): Promise<number> {
 
 export async function insertPort(q: Sql, p: Port): Promise<void> {
   try {
-    await q.run(`INSERT INTO net_ports (port_id, network_id, project, instance_id, instance_name, ip, security_groups, dns_name, nic, created_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    [p.portId, p.networkId, p.project, p.instanceId, p.instanceName, p.ip, JSON.stringify(p.securityGroups), p.dnsName ?? null, p.nic, p.createdAt]);
+    await q.run(`INSERT INTO net_ports (port_id, network_id, project, instance_id, instance_name, ip, security_groups, dns_name, nic, kind, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    [p.portId, p.networkId, p.project, p.instanceId, p.instanceName, p.ip, JSON.stringify(p.securityGroups), p.dnsName ?? null, p.nic, p.kind, p.createdAt]);
   } catch (e) {
     if (isUniqueViolation(e)) throw new YunError('Conflict', `address ${p.ip} is already allocated`, { field: '/spec/networks' });
     throw e;

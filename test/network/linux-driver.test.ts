@@ -48,6 +48,7 @@ test('linux network driver end to end', { timeout: 120_000 }, async (t) => {
   const portA: AttachSpec = { networkId: 'net-a', portId: 'port-a', instanceId: 'inst-a', ip: '10.250.1.10', dnsName: 'a.alpha.internal' };
   const portB: AttachSpec = { networkId: 'net-a', portId: 'port-b', instanceId: 'inst-b', ip: '10.250.1.11', dnsName: 'b.alpha.internal', securityRules: [{ direction: 'ingress', protocol: 'tcp', portMin: 80, portMax: 80 }, { direction: 'ingress', protocol: 'tcp', portMin: 7000, portMax: 7000 }] };
   const portC: AttachSpec = { networkId: 'net-b', portId: 'port-c', instanceId: 'inst-c', ip: '10.250.2.10', dnsName: 'c.beta.internal', securityRules: allowAllIn };
+  const portV: AttachSpec = { networkId: 'net-a', portId: 'port-v', instanceId: 'inst-v', ip: '10.250.1.30', dnsName: 'v.alpha.internal', nic: 'tap' };
   const pub: PublishSpec = { id: 'pub-b', hostIp: '0.0.0.0', hostPort: 18931, protocol: 'tcp', targetIp: '10.250.1.11', targetPort: 80 };
 
   try {
@@ -196,16 +197,36 @@ test('linux network driver end to end', { timeout: 120_000 }, async (t) => {
       assert.equal(await nsGet(nsA, 'http://10.250.1.11/'), 'hello from b\n', 'eth0 unaffected');
     });
 
+    await t.test('a VM port is a persistent tap on the bridge with the anti-spoofing of a veth, no namespace', async () => {
+      const r = await driver.attach(portV);
+      assert.equal(r.netnsPath, null);
+      assert.equal(r.ifname, 'eth0');
+      assert.match(r.tap?.ifname ?? '', /^ytsth[0-9a-f]{9}$/);
+      assert.match(r.tap?.mac ?? '', /^02(:[0-9a-f]{2}){5}$/);
+      assert.deepEqual(await driver.attach(portV), r, 'idempotent');
+      const link = JSON.parse((await run('ip', ['-d', '-j', 'link', 'show', 'dev', r.tap!.ifname])).stdout)[0];
+      assert.equal(link.linkinfo.info_kind, 'tun');
+      assert.equal(link.linkinfo.info_data.type, 'tap');
+      assert.equal(link.linkinfo.info_data.pi, false);
+      assert.equal(link.master, (JSON.parse((await run('ip', ['-d', '-j', 'link', 'show'])).stdout) as { ifname: string; ifalias?: string }[]).find((l) => l.ifalias === 'yun:net:net-a')?.ifname);
+      const rules = (await run('nft', ['list', 'table', 'bridge', PREFIX])).stdout;
+      assert.match(rules, new RegExp(`iifname "${r.tap!.ifname}" ether saddr != ${r.tap!.mac} drop`), 'only the port MAC may send');
+      assert.match(rules, new RegExp(`iifname "${r.tap!.ifname}" ip saddr != 10\\.250\\.1\\.30 drop`), 'only the port address may send');
+      assert.deepEqual(driver.identifyInstance('10.250.1.30'), { instanceId: 'inst-v', portId: 'port-v', networkId: 'net-a' });
+      assert.equal((await driver.listOwned()).instances.includes('inst-v'), false, 'no namespace for a VM');
+    });
+
     await t.test('restart + reconcile: no duplicates, leftovers removed, missing recreated, foreign untouched', async () => {
       const desired: DesiredNetworkState = {
         networks: [netA, netB],
-        ports: [portA, { ...portB, securityRules: allowAllIn }, portC],
+        ports: [portA, { ...portB, securityRules: allowAllIn }, portC, portV],
         publishedPorts: [pub],
       };
       await driver.reconcile(desired);
       const before = await census(PREFIX);
       const ifindexOf = async (alias: string) => (await run('ip', ['-o', 'link'])).stdout.split('\n').find((l) => l.includes(`alias ${alias}`))?.split(':')[0];
       const portBIndex = await ifindexOf('yun:port:port-b');
+      const tapIndex = await ifindexOf('yun:port:port-v');
       await driver.close();
       // leftovers: a stray owned bridge and namespace; damage: a desired veth removed; foreign: a dummy link
       await run('ip', ['link', 'add', 'name', `${PREFIX}b0badbad0`, 'type', 'bridge']);
@@ -224,12 +245,13 @@ test('linux network driver end to end', { timeout: 120_000 }, async (t) => {
         assert.equal(after.netns, before.netns);
         assert.equal(after.tables, 3);
         assert.equal(await ifindexOf('yun:port:port-b'), portBIndex, 'an intact NIC is adopted, not recreated');
+        assert.equal(await ifindexOf('yun:port:port-v'), tapIndex, 'a VM tap is never recreated (a running QEMU holds it)');
         assert.equal(after.ruleset.match(/ytst/g)?.length, before.ruleset.match(/ytst/g)?.length);
         assert.equal((await run('ip', ['link', 'show', 'dev', 'ytforeign0'], { allowFail: true })).code, 0, 'foreign link untouched');
         assert.equal(existsSync(`/etc/netns/${PREFIX}-0badbad0bad1`), false, 'stray /etc/netns dir removed');
         const owned = await driver.listOwned();
         assert.deepEqual(owned.networks.sort(), ['net-a', 'net-b']);
-        assert.deepEqual(owned.ports.sort(), ['port-a', 'port-b', 'port-c']);
+        assert.deepEqual(owned.ports.sort(), ['port-a', 'port-b', 'port-c', 'port-v']);
         assert.deepEqual(owned.publishedPorts, ['pub-b']);
         assert.ok(await waitFor(async () => (await nsGet(nsA, 'http://b.alpha.internal/', 2)) === 'hello from b\n'), 'recreated NIC and DNS work');
       } finally {
@@ -242,7 +264,7 @@ test('linux network driver end to end', { timeout: 120_000 }, async (t) => {
       await procs.stopAll();
       await driver.unpublishPort('pub-b');
       await driver.unpublishPort('pub-b');
-      for (const p of ['port-a', 'port-b', 'port-c']) await driver.detach(p);
+      for (const p of ['port-a', 'port-b', 'port-c', 'port-v']) await driver.detach(p);
       await driver.detach('port-a');
       await driver.deleteNetwork('net-a');
       await driver.deleteNetwork('net-b');

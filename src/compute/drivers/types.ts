@@ -101,6 +101,12 @@ export interface WorkloadSpec {
    * share the host network).
    */
   netnsPath?: string;
+  /**
+   * NICs for workloads with their own kernel (the qemu driver plugs each in as
+   * virtio-net on its tap and tells the guest its address); container
+   * drivers use `netnsPath` instead and ignore this.
+   */
+  nics?: WorkloadNic[];
   /** Files written into the workload before its first start (metadata, keys). */
   files?: InjectedFile[];
   /**
@@ -110,6 +116,21 @@ export interface WorkloadSpec {
    * `/bin/sh` in the image.
    */
   userData?: string;
+}
+
+/** A VM NIC: a host tap device made by the network service, and the guest's address on it. */
+export interface WorkloadNic {
+  /** Host tap device to open. */
+  tap: string;
+  /** The guest NIC's MAC (the network drops frames from any other). */
+  mac: string;
+  /** Guest address and prefix length, e.g. `10.20.0.5` and 24. */
+  ip: string;
+  prefix: number;
+  /** Gateway: the default route (first NIC only) and the DNS server. */
+  gateway: string;
+  /** DNS search domain, e.g. `default.internal`. */
+  searchDomain?: string;
 }
 
 export type WorkloadState = 'created' | 'running' | 'exited';

@@ -1,5 +1,5 @@
 import { invalid } from '../../core/errors.ts';
-import { type WorkloadSpec, WORKLOAD_ID_RE } from './types.ts';
+import { type WorkloadNic, type WorkloadSpec, WORKLOAD_ID_RE } from './types.ts';
 
 /** Throws `ValidationFailed` for a spec no driver should accept. Shared by every driver. */
 export function validateWorkloadSpec(spec: WorkloadSpec): void {
@@ -34,4 +34,20 @@ export function validateLimits(l: { cpus?: number; memoryMb?: number; pids?: num
 export function isSafeAbsPath(p: string): boolean {
   if (!p.startsWith('/') || p.includes('\0')) return false;
   return !p.split('/').some((c) => c === '..' || c === '.');
+}
+
+const IPV4_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/** VM NICs: every value reaches QEMU's command line or the guest's network files. */
+export function validateNics(nics: WorkloadNic[]): void {
+  if (!Array.isArray(nics) || nics.length > 16) throw invalid('/nics', 'nics must be a list of at most 16');
+  for (const [i, n] of nics.entries()) {
+    const f = (k: string) => `/nics/${i}/${k}`;
+    if (!/^[A-Za-z0-9_.-]{1,15}$/.test(n.tap)) throw invalid(f('tap'), 'tap must be an interface name (1-15 of [A-Za-z0-9_.-])');
+    if (!/^[0-9a-f][02468ace](:[0-9a-f]{2}){5}$/i.test(n.mac)) throw invalid(f('mac'), 'mac must be a unicast MAC like 02:00:00:00:00:01');
+    if (!IPV4_RE.test(n.ip)) throw invalid(f('ip'), 'ip must be an IPv4 address');
+    if (!(Number.isInteger(n.prefix) && n.prefix >= 1 && n.prefix <= 32)) throw invalid(f('prefix'), 'prefix must be 1-32');
+    if (!IPV4_RE.test(n.gateway)) throw invalid(f('gateway'), 'gateway must be an IPv4 address');
+    if (n.searchDomain !== undefined && !/^[a-z0-9]([a-z0-9.-]{0,252})$/i.test(n.searchDomain)) throw invalid(f('searchDomain'), 'searchDomain must be a DNS name');
+  }
 }

@@ -11,7 +11,8 @@
  *   and changes nothing. Deleting something missing succeeds.
  * - A failed call leaves nothing half-made that a retry cannot finish.
  * - Backend-native names (bridge names, netns names, nft chains) never leave
- *   the driver, except `netnsPath`, which the compute driver must join.
+ *   the driver, except `netnsPath`, which the compute driver must join, and
+ *   a VM's tap device name, which the hypervisor must open.
  * - A driver only ever touches objects it owns (its name prefix).
  */
 
@@ -79,7 +80,17 @@ export interface AttachSpec {
    * all egress allowed. Replace later with applySecurityGroups.
    */
   securityRules?: SecurityRule[];
+  /**
+   * `veth` (default): the instance gets a network namespace holding the NIC
+   * with the address configured (containers). `tap`: a persistent tap device
+   * on the network for a VM; the guest configures `ip` on a NIC with `mac`
+   * itself. Security groups, anti-spoofing, DNS, metadata and published
+   * ports treat both alike.
+   */
+  nic?: NicKind;
 }
+
+export type NicKind = 'veth' | 'tap';
 
 export interface AttachResult {
   /** Network namespace to join (e.g. /var/run/netns/yun-…), or null for the host namespace. */
@@ -88,6 +99,12 @@ export interface AttachResult {
   ifname: string;
   /** Content for the instance's /etc/resolv.conf. */
   resolvConf: string;
+  /**
+   * For `nic: 'tap'`: the host tap device a VM's NIC opens (e.g. QEMU
+   * `-netdev tap,ifname=…`) and the MAC the guest NIC must use (frames from
+   * any other MAC are dropped). Undefined when the driver has no taps.
+   */
+  tap?: { ifname: string; mac: string };
 }
 
 export interface PublishSpec {

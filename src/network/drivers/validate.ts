@@ -4,7 +4,7 @@
  */
 import { YunError } from '../../core/errors.ts';
 import { contains, parseCidr, parseIpv4, parseSubnet, validateIpv4 } from '../ipam.ts';
-import type { AttachSpec, DnsRecord, NetworkSpec, PublishSpec, SecurityRule } from './types.ts';
+import type { AttachSpec, DnsRecord, NetworkSpec, NicKind, PublishSpec, SecurityRule } from './types.ts';
 
 const ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 const DNS_NAME_RE = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
@@ -77,7 +77,7 @@ export function validateRules(rules: SecurityRule[]): SecurityRule[] {
   return rules.map(validateRule);
 }
 
-export function validateAttach(spec: AttachSpec): AttachSpec & { mac?: string } {
+export function validateAttach(spec: AttachSpec): AttachSpec & { mac?: string; nic: NicKind } {
   return {
     networkId: validateId(spec.networkId, 'networkId'),
     portId: validateId(spec.portId, 'portId'),
@@ -86,7 +86,14 @@ export function validateAttach(spec: AttachSpec): AttachSpec & { mac?: string } 
     mac: spec.mac === undefined ? undefined : validateMac(spec.mac),
     dnsName: spec.dnsName === undefined ? undefined : validateDnsName(spec.dnsName, 'dnsName'),
     securityRules: validateRules(spec.securityRules ?? []),
+    nic: validateNic(spec.nic),
   };
+}
+
+function validateNic(nic: unknown): NicKind {
+  if (nic === undefined || nic === 'veth') return 'veth';
+  if (nic === 'tap') return 'tap';
+  throw fail('nic', "must be 'veth' or 'tap'");
 }
 
 export function validatePublish(spec: PublishSpec): PublishSpec {

@@ -3,7 +3,7 @@
  *
  * What it cannot do: no live migration, no live resize (vCPUs and memory
  * apply at the next start), no exec into the guest, no netns joining (VM
- * networking is tap devices in `vm.nics`), no cgroup limits on the QEMU
+ * networking is tap devices in `spec.nics`), no cgroup limits on the QEMU
  * process, no CPU pinning; KVM only where a probe kernel really boots under
  * it, else TCG (correct but slow).
  *
@@ -25,7 +25,7 @@ import { randomToken } from '../../../core/ids.ts';
 import { processStartTime, readTail, run, runOk, waitFor } from '../host.ts';
 import type { LogReadOptions, StopOptions, WorkloadStats, WorkloadStatus } from '../types.ts';
 import { WORKLOAD_ID_RE } from '../types.ts';
-import { validateLimits } from '../validate.ts';
+import { validateLimits, validateNics } from '../validate.ts';
 import { buildQemuArgs } from './args.ts';
 import { hotplugAdd, hotplugRemove, hotplugResize, volumeDrive } from './hotplug.ts';
 import { qemuStats } from './stats.ts';
@@ -140,6 +140,7 @@ export class QemuDriver implements ComputeDriver, VolumeHotplug {
     for (const [i, f] of (spec.files ?? []).entries()) {
       if (!f.path.startsWith('/') || f.path.split('/').includes('..')) throw invalid(`/files/${i}/path`, 'injected file path must be absolute without ..');
     }
+    validateNics(spec.nics ?? []);
   }
 
   async create(spec: QemuWorkloadSpec): Promise<void> {
@@ -164,6 +165,7 @@ export class QemuDriver implements ComputeDriver, VolumeHotplug {
           hostname: spec.hostname ?? spec.id,
           userData: spec.userData,
           networkConfig: spec.vm?.networkConfig,
+          nics: spec.nics,
           files: spec.files,
         });
         const record: InstanceRecord = { spec, image, limits: spec.limits ?? {}, createdAt: new Date().toISOString() };
@@ -204,7 +206,7 @@ export class QemuDriver implements ComputeDriver, VolumeHotplug {
           rootDisk: rec.image.disk ? { name: 'root', path: f.disk, format: 'qcow2', serial: 'root' } : undefined,
           seed: f.seed,
           drives: volumes.map(volumeDrive),
-          nics: rec.spec.vm?.nics ?? [],
+          nics: rec.spec.nics ?? [],
           consoleLog: f.console,
           qmpSocket: f.qmpSocket,
           pidFile: f.pidFile,

@@ -1,5 +1,4 @@
 import type { ComputeCapabilities, WorkloadSpec } from '../types.ts';
-import type { QemuNic } from './args.ts';
 import type { Accelerator } from './probe.ts';
 
 /**
@@ -23,15 +22,13 @@ export interface VmImageManifest {
 export interface QemuWorkloadOptions extends VmImageManifest {
   /** Virtual size of the instance's root disk overlay in GiB (≥ the base); default: the base's size. */
   rootDiskGb?: number;
-  /** Tap devices (made by the network driver) to plug in as virtio-net. */
-  nics?: QemuNic[];
   /** cloud-init network-config (YAML) for the NoCloud seed. */
   networkConfig?: string;
   /** Force an accelerator for this workload instead of the driver's probe result. */
   accelerator?: Accelerator;
 }
 
-/** `WorkloadSpec` plus VM options; `command`, `env`, `workingDir` and `netnsPath` are ignored by the qemu driver. */
+/** `WorkloadSpec` plus VM options; `command`, `env`, `workingDir` and `netnsPath` are ignored by the qemu driver (it plugs in `nics`). */
 export interface QemuWorkloadSpec extends WorkloadSpec {
   vm?: QemuWorkloadOptions;
 }

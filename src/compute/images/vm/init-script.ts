@@ -6,6 +6,7 @@
  *   `yun-tiny: block device removed X`
  *   `yun-tiny: block device X resized to N sectors`
  *   `yun-tiny: user-data exit N`
+ *   `yun-tiny: net ethN MAC IP/PREFIX`  — a NIC configured from the seed
  */
 export const TINY_VM_BOOT_MARKER = 'YUN-TINY-VM: BOOTED';
 
@@ -56,6 +57,19 @@ if [ -n "$seed" ]; then
     [ -n "$iid" ] && log "instance-id $iid"
     [ -d /run/seed/yun-files ] && cp -a /run/seed/yun-files/. / && log "injected files copied"
   else log "seed $seed mount failed"; fi
+fi
+
+# static addresses from the seed: "<mac> <ip>/<prefix> <gateway or ->" per NIC
+ip link set lo up
+if [ -s /run/seed/yun-network ]; then
+  while read -r mac addr gw; do
+    for n in /sys/class/net/*; do
+      [ "$(cat "$n/address")" = "$mac" ] || continue
+      i="\${n##*/}"
+      ip link set "$i" up && ip addr add "$addr" dev "$i" && log "net $i $mac $addr"
+      [ "$gw" != "-" ] && ip route add default via "$gw" dev "$i" && log "default route via $gw"
+    done
+  done < /run/seed/yun-network
 fi
 
 log "$(grep -c ^processor /proc/cpuinfo) vCPU, $(sed -n 's/MemTotal: *//p' /proc/meminfo) memory"

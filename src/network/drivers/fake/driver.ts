@@ -53,7 +53,9 @@ export class FakeNetworkDriver implements NetworkDriver, InstanceIdentifier {
     while (used.has(`eth${i}`)) i++;
     const ifname = old && old.instanceId === v.instanceId ? old.ifname : `eth${i}`;
     this.ports.set(v.portId, { ...v, ifname, rules: v.securityRules ?? [] });
-    return { netnsPath: `/fake/netns/${v.instanceId}`, ifname, resolvConf: `nameserver ${net.gateway}\nsearch ${net.dnsDomain}\n` };
+    const resolvConf = `nameserver ${net.gateway}\nsearch ${net.dnsDomain}\n`;
+    if (v.nic === 'tap') return { netnsPath: null, ifname, resolvConf, tap: { ifname: `fake-tap-${v.portId}`, mac: v.mac ?? '02:00:00:00:00:01' } };
+    return { netnsPath: `/fake/netns/${v.instanceId}`, ifname, resolvConf };
   }
 
   async detach(portId: string) {

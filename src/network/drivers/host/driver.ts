@@ -10,6 +10,8 @@
  * - No per-network DNS and no metadata address (169.254.169.254).
  * - The IPAM address of a port is recorded, not configured.
  * - Published UDP ports are refused (CapabilityMissing).
+ * - VMs get no network interface (no tap, no bridge): `attach` with
+ *   `nic: 'tap'` returns no `tap`, and the VM boots without a NIC.
  */
 import { createServer } from 'node:net';
 import { YunError, notFound } from '../../../core/errors.ts';
@@ -46,6 +48,7 @@ export class HostNetworkDriver implements NetworkDriver, HostPortAllocator {
       'instances share the host network: no isolation between instances or networks',
       'security groups are recorded but not enforced',
       'no per-network DNS and no metadata address',
+      'VMs get no network interface',
     ],
   };
   private readonly range: [number, number];

@@ -1,6 +1,8 @@
 /**
  * Linux network driver: one bridge per network (the gateway address lives on
- * the bridge), one network namespace per instance, one veth pair per NIC, and
+ * the bridge), one network namespace per instance, one veth pair per NIC
+ * (a VM's NIC is instead a persistent tap device on the bridge, opened by
+ * QEMU; it outlives QEMU restarts and adoption), and
  * nftables tables owned by yun (`inet <prefix>` filter, `ip <prefix>_nat`,
  * `bridge <prefix>` anti-spoofing). DNS is served in-process per network.
  *
@@ -200,9 +202,9 @@ export class LinuxNetworkDriver implements NetworkDriver, InstanceIdentifier {
         networkId: v.networkId, portId: v.portId, instanceId: v.instanceId, ip: v.ip,
         mac: v.mac ?? this.names.mac(v.portId), dnsName: v.dnsName,
         ifname: sameInstance ? old.ifname : freeIfname(v.instanceId, Object.values(this.state.ports)),
-        rules: spec.securityRules === undefined && old ? old.rules : v.securityRules ?? [],
+        rules: spec.securityRules === undefined && old ? old.rules : v.securityRules ?? [], nic: v.nic,
       };
-      if (old && !sameInstance) {
+      if (old && (!sameInstance || (old.nic ?? 'veth') !== v.nic)) {
         await this.kernelDetach(old, Object.values(this.state.ports));
         delete this.state.ports[old.portId];
       }
@@ -221,10 +223,32 @@ export class LinuxNetworkDriver implements NetworkDriver, InstanceIdentifier {
   }
 
   private attachResult(port: PortState, net: Net): AttachResult {
-    return { netnsPath: this.kernel.netnsPath(this.names.netns(port.instanceId)), ifname: port.ifname, resolvConf: resolvConf(net.gateway, net.dnsDomain) };
+    const resolv = resolvConf(net.gateway, net.dnsDomain);
+    if (port.nic === 'tap') return { netnsPath: null, ifname: port.ifname, resolvConf: resolv, tap: { ifname: this.names.hostVeth(port.portId), mac: port.mac } };
+    return { netnsPath: this.kernel.netnsPath(this.names.netns(port.instanceId)), ifname: port.ifname, resolvConf: resolv };
+  }
+
+  /**
+   * A VM NIC: a persistent tap (it survives the QEMU that opens it, so a
+   * restarted or adopted VM keeps its link) enslaved to the bridge under the
+   * host-side name a veth would have, so every rule keyed on that name
+   * (anti-spoofing) applies unchanged. A tap already there is never
+   * recreated: a running QEMU holds it open.
+   */
+  private async kernelAttachTap(port: PortState, net: Net): Promise<void> {
+    const k = this.kernel;
+    const hv = this.names.hostVeth(port.portId);
+    const host = (await k.links()).find((l) => l.ifname === hv);
+    if (host && host.kind !== 'tun') await k.deleteLink(hv);
+    if (!host || host.kind !== 'tun') {
+      await k.ip(['tuntap', 'add', 'dev', hv, 'mode', 'tap', 'vnet_hdr']);
+      await k.trySysctl(`net/ipv6/conf/${hv}/disable_ipv6`, '1');
+    }
+    await k.ip(['link', 'set', 'dev', hv, 'mtu', String(net.mtu), 'master', this.names.bridge(net.id), 'alias', `yun:port:${port.portId}`, 'up']);
   }
 
   private async kernelAttach(port: PortState, net: Net): Promise<void> {
+    if (port.nic === 'tap') return this.kernelAttachTap(port, net);
     const k = this.kernel;
     const ns = this.names.netns(port.instanceId);
     const hv = this.names.hostVeth(port.portId);
@@ -256,7 +280,8 @@ export class LinuxNetworkDriver implements NetworkDriver, InstanceIdentifier {
 
   private async kernelDetach(port: PortState, ports: PortState[]): Promise<void> {
     await this.kernel.deleteLink(this.names.hostVeth(port.portId));
-    const others = ports.filter((p) => p.instanceId === port.instanceId && p.portId !== port.portId);
+    if (port.nic === 'tap') return;
+    const others = ports.filter((p) => p.instanceId === port.instanceId && p.portId !== port.portId && p.nic !== 'tap');
     if (others.length === 0) await this.kernel.deleteNetns(this.names.netns(port.instanceId));
   }
 
@@ -389,7 +414,7 @@ export class LinuxNetworkDriver implements NetworkDriver, InstanceIdentifier {
     const n = this.names;
     const wantVeth = new Set(Object.keys(next.ports).map((id) => n.hostVeth(id)));
     const wantBridge = new Set(Object.keys(next.networks).map((id) => n.bridge(id)));
-    const wantNs = new Set(Object.values(next.ports).map((p) => n.netns(p.instanceId)));
+    const wantNs = new Set(Object.values(next.ports).filter((p) => p.nic !== 'tap').map((p) => n.netns(p.instanceId)));
     for (const l of await this.kernel.links()) {
       if ((n.isHostVeth(l.ifname) && !wantVeth.has(l.ifname)) || n.isTmpPeer(l.ifname)) await this.kernel.deleteLink(l.ifname);
     }
@@ -404,7 +429,7 @@ export class LinuxNetworkDriver implements NetworkDriver, InstanceIdentifier {
     const fromAlias = (pre: string, pick: (name: string) => boolean) =>
       links.filter((l) => pick(l.ifname) && l.alias?.startsWith(pre)).map((l) => l.alias!.slice(pre.length));
     const nsLive = new Set((await this.kernel.netnsList()).filter((x) => n.isNetns(x)));
-    const instances = [...new Set(Object.values(this.state.ports).map((p) => p.instanceId))].filter((i) => nsLive.has(n.netns(i)));
+    const instances = [...new Set(Object.values(this.state.ports).filter((p) => p.nic !== 'tap').map((p) => p.instanceId))].filter((i) => nsLive.has(n.netns(i)));
     const r = await this.run('nft', ['-j', 'list', 'table', 'ip', n.natTable], { allowFail: true });
     const publishedPorts: string[] = [];
     if (r.code === 0) {

@@ -20,6 +20,7 @@ export class Names {
     validatePrefix(prefix);
   }
   bridge(networkId: string) { return `${this.prefix}b${shortHash(`net:${networkId}`, 8)}`; }
+  /** Host side of a port: the veth end on the bridge, or a VM port's tap. */
   hostVeth(portId: string) { return `${this.prefix}h${shortHash(`port:${portId}`, 9)}`; }
   tmpPeer(portId: string) { return `${this.prefix}c${shortHash(`port:${portId}`, 9)}`; }
   netns(instanceId: string) { return `${this.prefix}-${shortHash(`inst:${instanceId}`, 12)}`; }

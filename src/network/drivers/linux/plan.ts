@@ -55,7 +55,7 @@ export function planState(d: ValidDesired, old: DriverState, names: Names): Driv
   }
   const toPort = (v: AttachSpec, ifname: string): PortState => ({
     networkId: v.networkId, portId: v.portId, instanceId: v.instanceId, ip: v.ip,
-    mac: v.mac ?? names.mac(v.portId), dnsName: v.dnsName, ifname, rules: v.securityRules ?? [],
+    mac: v.mac ?? names.mac(v.portId), dnsName: v.dnsName, ifname, rules: v.securityRules ?? [], nic: v.nic ?? 'veth',
   });
   const fresh: AttachSpec[] = [];
   const seen: PortState[] = [];
@@ -65,6 +65,10 @@ export function planState(d: ValidDesired, old: DriverState, names: Names): Driv
     checkPortAddress(net, v.portId, v.ip, seen);
     seen.push(toPort(v, ''));
     const prev = old.ports[v.portId];
+    if (prev && (prev.nic ?? 'veth') !== (v.nic ?? 'veth')) {
+      fresh.push(v);
+      continue;
+    }
     const taken = prev && Object.values(next.ports).some((p) => p.instanceId === v.instanceId && p.ifname === prev.ifname);
     if (prev && prev.instanceId === v.instanceId && !taken) next.ports[v.portId] = toPort(v, prev.ifname);
     else fresh.push(v);

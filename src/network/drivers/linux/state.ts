@@ -6,7 +6,7 @@
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { DnsRecord, NetworkSpec, PublishSpec, SecurityRule } from '../types.ts';
+import type { DnsRecord, NetworkSpec, NicKind, PublishSpec, SecurityRule } from '../types.ts';
 
 export interface PortState {
   networkId: string;
@@ -15,9 +15,11 @@ export interface PortState {
   ip: string;
   mac: string;
   dnsName?: string;
-  /** Interface name inside the instance namespace. */
+  /** Interface name inside the instance namespace (for a tap: the guest's NIC order). */
   ifname: string;
   rules: SecurityRule[];
+  /** Absent in state files written before taps existed: `veth`. */
+  nic?: NicKind;
 }
 
 export interface DriverState {
