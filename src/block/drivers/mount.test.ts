@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, statfs, writeFile } from 'node:fs/promises';
+import { constants, existsSync } from 'node:fs';
+import { mkdtemp, open, readFile, rm, statfs, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { isYunError } from '../../core/errors.ts';
 import { isRoot, requireCapability } from '../../../test/helpers/capability.ts';
 import { FileVolumeDriver } from './file/driver.ts';
-import { growFilesystem, isMounted, mountForContainer, prepareFilesystem, unmount } from './mount.ts';
+import { growFilesystem, isMounted, loopDeviceAt, loopDirectIo, mountForContainer, prepareFilesystem, unmount } from './mount.ts';
 import { Qcow2VolumeDriver } from './qcow2/driver.ts';
 
 describe('volumes mounted for containers (loop devices)', () => {
@@ -28,6 +28,12 @@ describe('volumes mounted for containers (loop devices)', () => {
     assert.deepEqual(await prepareFilesystem(att, { label: 'vol-m' }), { fsType: 'ext4', created: true });
     await mountForContainer(att, mnt());
     assert.ok(await isMounted(mnt()));
+    const dev = await loopDeviceAt(mnt());
+    assert.match(dev ?? '', /^\/dev\/loop\d+$/, 'mounted through a loop device');
+    // the backing file takes O_DIRECT here, so the loop device must not cache every block twice
+    const odirect = await open(att.path, constants.O_RDONLY | constants.O_DIRECT).then(async (f) => { await f.close(); return true; }, () => false);
+    if (odirect) assert.equal(await loopDirectIo(dev!), true, 'loop device switched to direct I/O');
+    else t.diagnostic(`backing filesystem refuses O_DIRECT: loop device stays buffered`);
     await mountForContainer(att, mnt()); // no-op
     await writeFile(join(mnt(), 'hello.txt'), 'kept across mounts');
     await unmount(mnt());

@@ -4,6 +4,14 @@
  * bind-mounts that directory into the container. Needs root and loop
  * devices. qcow2 volumes cannot be loop-mounted (they would need qemu-nbd)
  * and are refused with `CapabilityMissing`.
+ *
+ * The loop device is switched to direct I/O on its backing file
+ * (`losetup --direct-io=on`): a buffered loop device caches every block
+ * twice (the filesystem's pages and the backing file's pages) and pushes
+ * writes through one worker and the host's writeback, which cost ~3x on
+ * fsync'd sequential writes (`bench/vm/volume.ts`). Where the backing
+ * filesystem refuses O_DIRECT (or its sector size does not fit), the device
+ * stays buffered: slower, still correct.
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -44,18 +52,39 @@ export async function prepareFilesystem(v: VolumeAttachmentInfo, opts: { label?:
   return { fsType: 'ext4', created: true };
 }
 
-/** Whether something is mounted exactly at `mountpoint` (from /proc/self/mountinfo). */
-export async function isMounted(mountpoint: string): Promise<boolean> {
+/** The mountinfo line of what is mounted exactly at `mountpoint` (the last one: the top of a stack). */
+async function mountLine(mountpoint: string): Promise<string | undefined> {
   const target = resolve(mountpoint);
   const info = await readFile('/proc/self/mountinfo', 'utf8');
   // field 5 is the mount point, with spaces etc. octal-escaped
-  return info.split('\n').some((l) => l.split(' ')[4]?.replace(/\\040/g, ' ') === target);
+  return info.split('\n').filter((l) => l.split(' ')[4]?.replace(/\\040/g, ' ') === target).pop();
+}
+
+/** Whether something is mounted exactly at `mountpoint` (from /proc/self/mountinfo). */
+export async function isMounted(mountpoint: string): Promise<boolean> {
+  return (await mountLine(mountpoint)) !== undefined;
+}
+
+/** The loop device (`/dev/loopN`) mounted at `mountpoint`, or undefined (nothing mounted, or not a loop device). */
+export async function loopDeviceAt(mountpoint: string): Promise<string | undefined> {
+  const line = await mountLine(mountpoint);
+  // after the ' - ' separator: fstype, mount source, super options
+  const source = line?.split(' - ')[1]?.split(' ')[1];
+  return source && /^\/dev\/loop\d+$/.test(source) ? source : undefined;
+}
+
+/** Whether the loop device does direct I/O on its backing file (sysfs `loop/dio`). */
+export async function loopDirectIo(dev: string): Promise<boolean> {
+  const name = dev.replace(/^\/dev\//, '');
+  return (await readFile(`/sys/block/${name}/loop/dio`, 'utf8').catch(() => '0')).trim() === '1';
 }
 
 /**
- * Loop-mounts the volume's filesystem at `mountpoint` (created if needed).
- * Mounting where it is already mounted is a no-op. The loop device is
- * released automatically on unmount (`mount -o loop` sets autoclear).
+ * Loop-mounts the volume's filesystem at `mountpoint` (created if needed)
+ * and switches the loop device to direct I/O where the backing filesystem
+ * allows it. Mounting where it is already mounted is a no-op. The loop
+ * device is released automatically on unmount (`mount -o loop` sets
+ * autoclear, which is why the device is not set up with losetup first).
  */
 export async function mountForContainer(v: VolumeAttachmentInfo, mountpoint: string, opts: { readOnly?: boolean } = {}): Promise<void> {
   requireRaw(v);
@@ -65,6 +94,9 @@ export async function mountForContainer(v: VolumeAttachmentInfo, mountpoint: str
   const fsType = await filesystemType(v);
   if (!fsType) throw new YunError('InvalidState', 'volume has no filesystem; call prepareFilesystem first');
   await runTool('mount', ['-t', fsType, '-o', opts.readOnly ? 'loop,ro,nodev,nosuid' : 'loop,nodev,nosuid', v.path, mountpoint]);
+  const dev = await loopDeviceAt(mountpoint);
+  // LOOP_SET_DIRECT_IO on a live device is safe (the kernel flushes and freezes the queue); EINVAL: stays buffered
+  if (dev && !(await loopDirectIo(dev))) await runTool('losetup', ['--direct-io=on', dev]).catch(() => undefined);
 }
 
 /** Unmounts (and so frees the loop device). Unmounting what is not mounted succeeds. */
