@@ -20,6 +20,7 @@ import type { YunClient } from '../../src/sdk/client.ts';
 import { NetworkApi } from '../../src/sdk/network.ts';
 import { compute as computeApi } from '../../src/sdk/compute.ts';
 import { requireCapability } from '../helpers/capability.ts';
+import { yunCli } from '../helpers/cli.ts';
 import { buildImage, waitState } from '../compute/helpers.ts';
 import { census, needLinux, rmrf, scrub, startNetCloud, tmp, waitFor, type NetCloud } from '../network-service/helpers.ts';
 import { pidsMentioning } from '../vm/helpers.ts';
@@ -83,10 +84,14 @@ test('VMs on yun networks: tap NIC, address, metadata, SG, DNS, published port, 
 
     await api().networks.create('backend', { cidr: '10.219.0.0/24' });
     await api().securityGroups.create('web', { rules: ['ingress tcp 80 0.0.0.0/0', 'ingress icmp 0.0.0.0/0'] });
-    await c().request('POST', '/v1/instances', { body: { name: 'c1', spec: {
-      image: 'busybox', cpus: 0.2, memoryMb: 64, networks: ['backend'], securityGroups: ['web'],
-      command: ['/bin/sh', '-c', 'mkdir -p /www && echo c1 > /www/index.html && exec httpd -f -p 80 -h /www'],
-    } } });
+    // the container through the real yun binary: --network / --security-group
+    const { yun } = yunCli({ endpoint: cloud.cloud.apiUrl, token: c().token!, home });
+    const bad = await yun('instance', 'create', 'c0', '--image', 'busybox', '--cpus', '0.2', '--memory', '64', '--network', 'nope', '--no-wait');
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /field \/spec\/networks\/0/);
+    const made = await yun('instance', 'create', 'c1', '--image', 'busybox', '--cpus', '0.2', '--memory', '64', '--network', 'backend', '--security-group', 'web',
+      '--', '/bin/sh', '-c', 'mkdir -p /www && echo c1 > /www/index.html && exec httpd -f -p 80 -h /www');
+    assert.equal(made.code, 0, made.stderr);
     const c1 = await waitState(c(), 'c1', ['running', 'error'], 60_000);
     assert.equal(c1.status.state, 'running', JSON.stringify(c1.status));
     const c1ip = (c1.status.addresses as { ip: string }[])[0]!.ip;
@@ -108,6 +113,7 @@ test('VMs on yun networks: tap NIC, address, metadata, SG, DNS, published port, 
     const vmip = (vm1.status.addresses as { network: string; ip: string }[])[0]!;
     assert.equal(vmip.network, 'backend');
     assert.match(vmip.ip, /^10\.219\.0\.\d+$/);
+    assert.match((await yun('instance', 'list')).stdout, new RegExp(`vm1\\s+running\\s+vm\\s+tiny-vm\\s.*backend=${vmip.ip}`), 'the list shows type and addresses');
 
     // the guest configured the address from the seed and reached the network
     await consoleHas(c(), 'vm1', new RegExp(`net eth0 \\S+ ${vmip.ip.replaceAll('.', '\\.')}/24`), BOOT_MS);

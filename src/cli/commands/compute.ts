@@ -54,16 +54,19 @@ export function registerComputeCommands(program: Command, env: CliEnv): void {
   inst.command('list').option('--all-projects').action(async (o: { allProjects?: boolean }) => {
     const c = await env.client();
     const items = await c.resource('instances').listAll({ allProjects: o.allProjects });
-    env.out(items.map((r) => ({ ...flat(r as never), size: r.spec.size ? `${(r.spec.size as { vcpus: number }).vcpus}c/${(r.spec.size as { ramMb: number }).ramMb}M` : '' })),
-      ['name', 'state', 'image', 'flavor', 'size', 'host', 'pid', 'reason']);
+    const ips = (r: { status: { addresses?: unknown } }) => ((r.status.addresses ?? []) as { network: string; ip: string }[]).map((a) => `${a.network}=${a.ip}`).join(',');
+    env.out(items.map((r) => ({ ...flat(r as never), size: r.spec.size ? `${(r.spec.size as { vcpus: number }).vcpus}c/${(r.spec.size as { ramMb: number }).ramMb}M` : '', addresses: ips(r as never) })),
+      ['name', 'state', 'type', 'image', 'flavor', 'size', 'addresses', 'host', 'reason']);
   });
   inst.command('show <name>').action(async (n: string) => env.out(await (await cc()).instance(n).get()));
   inst.command('create <name> [command...]').description('yun instance create web1 --image busybox --flavor m1.small -- httpd -f -p 8080')
     .requiredOption('--image <image>').option('--type <type>', 'container | vm').option('--flavor <flavor>').option('--cpus <n>', 'ad-hoc vCPUs', Number).option('--memory <mb>', 'ad-hoc RAM MiB', Number)
     .option('--env <NAME=VALUE>', 'repeatable', collect, [] as string[]).option('--user-data <file>').option('--restart <policy>', 'never | on-failure | always')
     .option('--hostname <h>').option('--pool <pool>').option('--server-group <g>').option('--label <k=v>', 'repeatable', collect, [] as string[])
+    .option('--network <name[:ip]>', 'network to join, optionally with a static address (repeatable; default: the project\'s default network)', collect, [] as string[])
+    .option('--security-group <g>', 'repeatable; default: the project\'s default group', collect, [] as string[])
     .option('--no-wait', 'return at once instead of waiting for running')
-    .action(async (name: string, command: string[], o: { image: string; type?: 'container' | 'vm'; flavor?: string; cpus?: number; memory?: number; env: string[]; userData?: string; restart?: 'never'; hostname?: string; pool?: string; serverGroup?: string; label: string[]; wait: boolean }) => {
+    .action(async (name: string, command: string[], o: { image: string; type?: 'container' | 'vm'; flavor?: string; cpus?: number; memory?: number; env: string[]; userData?: string; restart?: 'never'; hostname?: string; pool?: string; serverGroup?: string; label: string[]; network: string[]; securityGroup: string[]; wait: boolean }) => {
       const c = await cc();
       const vm = await c.launch({
         name, image: o.image, ...(o.type ? { type: o.type } : {}), ...(o.flavor ? { flavor: o.flavor } : { cpus: o.cpus, memoryMb: o.memory }),
@@ -71,6 +74,7 @@ export function registerComputeCommands(program: Command, env: CliEnv): void {
         ...(o.userData ? { userData: await readFile(o.userData, 'utf8') } : {}), ...(o.restart ? { restartPolicy: o.restart } : {}),
         ...(o.hostname ? { hostname: o.hostname } : {}), ...(o.pool ? { pool: o.pool } : {}), ...(o.serverGroup ? { serverGroup: o.serverGroup } : {}),
         ...(o.label.length ? { labels: envPairs(o.label) } : {}),
+        ...(o.network.length ? { networks: o.network } : {}), ...(o.securityGroup.length ? { securityGroups: o.securityGroup } : {}),
       });
       if (!o.wait) return env.out(flat(await vm.get() as never));
       const spin = env.format() === 'table' && process.stderr.isTTY;
