@@ -48,7 +48,7 @@ describe('BlockController.reconcile', () => {
     tc = await startTestCloud({ home, modules: [blockModule(config, { controller: false })], keepHome: true });
     const c = tc.cloud.ctx;
     ctl = new BlockController({
-      store: c.store, bus: c.bus, log: createLogger('silent'), identity: c.identity, mountDir: join(home, 'mnt'), compute: () => undefined,
+      store: c.store, bus: c.bus, log: createLogger('silent'), identity: c.identity, mountDir: join(home, 'mnt'), compute: () => undefined, imageRootfs: (id) => join(home, 'images', id, 'rootfs'),
       drivers: { file: recording(new FileVolumeDriver({ root: join(home, 'file') }), actions), qcow2: recording(new Qcow2VolumeDriver({ root: join(home, 'qcow2') }), actions) },
     });
   });

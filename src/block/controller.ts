@@ -23,6 +23,7 @@ import type { QemuDriver } from '../compute/drivers/qemu/index.ts';
 import { type VolumeDriver, filesystemType, gbToBytes, isMounted, mountForContainer, prepareFilesystem, unmount } from './drivers/index.ts';
 import { bindIntoContainer, mountedIn, unbindFromContainer } from './attach/container.ts';
 import { runTool } from './drivers/common.ts';
+import { fillFromImage } from './from-image.ts';
 import type { SnapshotStatus, VolumeAttachmentStatus, VolumeSpec, VolumeStatus, VolumeType } from './types.ts';
 import { type Snapshot, type Volume, volumeQuota } from './volumes.ts';
 
@@ -36,6 +37,8 @@ export interface BlockControllerDeps {
   mountDir: string;
   /** Compute's driver (for container pids) and the qemu driver (hot-plug); absent: attach stays pending. */
   compute: () => { driver: ComputeDriver; qemu: QemuDriver; isVm(id: string): boolean } | undefined;
+  /** Host directory of an image's content (volumes from images). */
+  imageRootfs: (imageId: string) => string;
   resyncMs?: number;
 }
 
@@ -115,6 +118,18 @@ export class BlockController {
         }
         throw e;
       }
+    }
+    if (v.spec.fromImageId && !v.status.filledFromImage) {
+      try {
+        await fillFromImage(await drv.attachment(v.id), this.d.imageRootfs(v.spec.fromImageId), info.virtualBytes);
+      } catch (e) {
+        if (isYunError(e) && e.code === 'ValidationFailed') {
+          await this.setStatus<VolumeStatus>('volume', v.id, { state: 'error', reason: e.message }, v.generation);
+          return;
+        }
+        throw e;
+      }
+      await this.setStatus<VolumeStatus>('volume', v.id, { filledFromImage: true });
     }
     const c = this.d.compute();
     let have = v.status.attachment;

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../api/context.ts';
 import type { CloudConfig } from '../core/config.ts';
+import { imagesDirOf } from '../compute/images-service.ts';
 import type { VmSupport } from '../compute/vm/module.ts';
 import type { ServiceModule } from '../services.ts';
 import { BlockController } from './controller.ts';
@@ -60,6 +61,7 @@ export class BlockModule implements ServiceModule {
     this.controller = new BlockController({
       store: ctx.store, bus: ctx.bus, log: ctx.log, identity: ctx.identity, drivers: this.drivers,
       mountDir: join(this.config.home, 'block', 'mnt'), compute: () => this.compute(), resyncMs: this.o.resyncMs,
+      imageRootfs: (id) => join(imagesDirOf(this.config.home), id, 'rootfs'),
     });
     await this.controller.start();
   }

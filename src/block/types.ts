@@ -21,6 +21,13 @@ export interface VolumeSpec {
   fromSnapshot?: string;
   /** Derived: the snapshot's id. */
   fromSnapshotId?: string;
+  /**
+   * Image name to fill the volume from (the project's own or a public one):
+   * a VM image's disk, or a container image's files on an ext4 filesystem.
+   */
+  fromImage?: string;
+  /** Derived: the image's id. */
+  fromImageId?: string;
   /** Desired attachment (the attach/detach actions set it). One writer at a time: at most one. */
   attachment?: VolumeAttachmentSpec;
 }
@@ -46,6 +53,8 @@ export interface VolumeStatus {
   allocatedBytes?: number;
   format?: 'raw' | 'qcow2';
   attachment?: VolumeAttachmentStatus;
+  /** With `fromImage`: the image's bytes are in (set once, before the volume is first available). */
+  filledFromImage?: boolean;
   /** The volume grew but its filesystem not yet (no online resize here); it grows at the next detach/attach. */
   fsResizePending?: boolean;
   message?: string;

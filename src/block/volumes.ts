@@ -13,6 +13,7 @@ import type { Resource } from '../core/resource.ts';
 import type { Scope } from '../identity/types.ts';
 import { Resources } from '../store/resources.ts';
 import type { Sql } from '../store/types.ts';
+import { resolveImage } from '../compute/images-service.ts';
 import type { VolumePool } from './pool.ts';
 import type { SnapshotSpec, SnapshotStatus, VolumeSpec, VolumeStatus } from './types.ts';
 
@@ -25,8 +26,10 @@ export const VolumeSpecSchema = Type.Object({
   sizeGb: Type.Number({ exclusiveMinimum: 0, maximum: 65536 }),
   type: Type.Optional(Type.Union([Type.Literal('file'), Type.Literal('qcow2')])),
   fromSnapshot: Type.Optional(Type.String({ minLength: 1, maxLength: 63 })),
+  fromImage: Type.Optional(Type.String({ minLength: 1, maxLength: 63 })),
   // Derived or set through actions (ignored on create input, refused on update).
   fromSnapshotId: Type.Optional(Type.String({ maxLength: 64 })),
+  fromImageId: Type.Optional(Type.String({ maxLength: 64 })),
   attachment: Type.Optional(Type.Object({
     instanceId: Type.String({ maxLength: 64 }), instance: Type.String({ maxLength: 63 }), mountPath: Type.Optional(Type.String(MOUNT_PATH)),
   }, { additionalProperties: false })),
@@ -61,11 +64,12 @@ export function volumeRoutes(app: FastifyInstance, ctx: ApiContext, deps: { pool
         const same = (k: keyof VolumeSpec) => JSON.stringify(prev.spec[k]) === JSON.stringify(spec[k]);
         if (!same('sizeGb')) throw new YunError('InvalidState', 'change the size with POST /v1/volumes/:name/actions/extend');
         if (!same('attachment')) throw new YunError('InvalidState', 'attach and detach with POST /v1/volumes/:name/actions/attach|detach');
-        if (!same('type') || !same('fromSnapshot')) throw new YunError('InvalidState', 'a volume\'s type and source cannot change');
-        return { ...spec, fromSnapshotId: prev.spec.fromSnapshotId };
+        if (!same('type') || !same('fromSnapshot') || !same('fromImage')) throw new YunError('InvalidState', 'a volume\'s type and source cannot change');
+        return { ...spec, fromSnapshotId: prev.spec.fromSnapshotId, fromImageId: prev.spec.fromImageId };
       }
       const out: VolumeSpec = { sizeGb: spec.sizeGb, type: spec.type ?? 'file' };
       if (spec.attachment) throw invalid('/spec/attachment', 'attach after creation with POST /v1/volumes/:name/actions/attach');
+      if (spec.fromSnapshot && spec.fromImage) throw invalid('/spec/fromImage', 'give fromSnapshot or fromImage, not both');
       if (spec.fromSnapshot) {
         const s = await c.resources.get<SnapshotSpec, SnapshotStatus>('volume-snapshot', c.scope.project.id, spec.fromSnapshot);
         if (!s) throw invalid('/spec/fromSnapshot', `snapshot '${spec.fromSnapshot}' not found`);
@@ -73,6 +77,12 @@ export function volumeRoutes(app: FastifyInstance, ctx: ApiContext, deps: { pool
         if (spec.type && s.status.type && spec.type !== s.status.type) throw invalid('/spec/type', `snapshot '${s.name}' is of a ${s.status.type} volume; a volume from it has that type`);
         if ((s.status.sizeGb ?? 0) > spec.sizeGb) throw invalid('/spec/sizeGb', `a volume from snapshot '${s.name}' needs at least ${s.status.sizeGb} GB`);
         Object.assign(out, { type: s.status.type ?? out.type, fromSnapshot: s.name, fromSnapshotId: s.id });
+      }
+      if (spec.fromImage) {
+        const img = await resolveImage(c.q, c.scope.project.id, spec.fromImage).catch(() => undefined);
+        if (!img) throw invalid('/spec/fromImage', `image '${spec.fromImage}' not found`);
+        if (img.status.state !== 'available') throw new YunError('InvalidState', `image '${img.name}' is ${img.status.state ?? 'pending'}`, { field: '/spec/fromImage' });
+        Object.assign(out, { fromImage: img.name, fromImageId: img.id });
       }
       return out;
     },

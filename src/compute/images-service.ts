@@ -40,6 +40,22 @@ export const ImageSpecSchema = Type.Object({
   description: Type.Optional(Type.String({ maxLength: 256 })),
 }, { additionalProperties: false });
 
+/** Where a cloud home keeps its images (`<dir>/<image id>/rootfs`). */
+export const imagesDirOf = (home: string): string => join(home, 'images');
+
+/** The image a project may use by name: its own, else a public one. */
+export async function resolveImage(q: Sql, project: string, name: string): Promise<Image> {
+  const res = new Resources(q);
+  const own = await res.get<ImageSpec, ImageStatus>('image', project, name);
+  if (own) return own;
+  const pub = (await q.all<{ id: string }>("SELECT id FROM resources WHERE kind = 'image' AND name = ? ORDER BY created_at", [name]));
+  for (const { id } of pub) {
+    const r = await res.getById<ImageSpec, ImageStatus>(id);
+    if (r?.spec.public) return r;
+  }
+  throw notFound('image', name);
+}
+
 export class ImageService {
   private readonly running = new Map<string, Promise<void>>();
 
@@ -54,16 +70,8 @@ export class ImageService {
   }
 
   /** The image a project may launch by name: its own, else a public one. */
-  async resolve(q: Sql, project: string, name: string): Promise<Image> {
-    const res = new Resources(q);
-    const own = await res.get<ImageSpec, ImageStatus>('image', project, name);
-    if (own) return own;
-    const pub = (await q.all<{ id: string }>("SELECT id FROM resources WHERE kind = 'image' AND name = ? ORDER BY created_at", [name]));
-    for (const { id } of pub) {
-      const r = await res.getById<ImageSpec, ImageStatus>(id);
-      if (r?.spec.public) return r;
-    }
-    throw notFound('image', name);
+  resolve(q: Sql, project: string, name: string): Promise<Image> {
+    return resolveImage(q, project, name);
   }
 
   /** Builds pending `source.build` images (on create and after a restart). */

@@ -18,7 +18,7 @@ import { OciDriver } from './drivers/oci/driver.ts';
 import { ProcessDriver } from './drivers/process/driver.ts';
 import type { ComputeCapabilities, ComputeDriver } from './drivers/types.ts';
 import { flavorRoutes, seedFlavors } from './flavors.ts';
-import { ImageService, imageRoutes } from './images-service.ts';
+import { ImageService, imageRoutes, imagesDirOf } from './images-service.ts';
 import { instanceRoutes } from './instances.ts';
 import { MetadataService } from './metadata.ts';
 import { type InstanceNetworking, NoNetworking } from './networking.ts';
@@ -66,7 +66,7 @@ export class ComputeModule implements ServiceModule {
 
   routes(app: FastifyInstance, ctx: ApiContext): void {
     this.scheduler ??= new Scheduler(ctx.store, { weigher: WEIGHERS[this.o.weigher ?? 'spread'] });
-    this.images ??= new ImageService(ctx.store, join(this.config.home, 'images'), ctx.log, () => ctx.bus.poke());
+    this.images ??= new ImageService(ctx.store, imagesDirOf(this.config.home), ctx.log, () => ctx.bus.poke());
     flavorRoutes(app, ctx);
     imageRoutes(app, ctx, this.images);
     instanceRoutes(app, ctx, { images: this.images, networking: this.networking });
@@ -77,7 +77,7 @@ export class ComputeModule implements ServiceModule {
   async start(ctx: ApiContext & { hostId: string }): Promise<void> {
     this.hostId = ctx.hostId;
     this.scheduler ??= new Scheduler(ctx.store, { weigher: WEIGHERS[this.o.weigher ?? 'spread'] });
-    this.images ??= new ImageService(ctx.store, join(this.config.home, 'images'), ctx.log, () => ctx.bus.poke());
+    this.images ??= new ImageService(ctx.store, imagesDirOf(this.config.home), ctx.log, () => ctx.bus.poke());
     await seedFlavors(ctx.store);
     await this.scheduler.load();
     this.caps = await this.driver.capabilities();

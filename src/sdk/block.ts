@@ -12,7 +12,7 @@ import type { ResourceClient, YunClient } from './client.ts';
 
 export type VolumeResource = Resource<VolumeSpec, VolumeStatus>;
 export type SnapshotResource = Resource<SnapshotSpec, SnapshotStatus>;
-export type VolumeInput = Pick<VolumeSpec, 'sizeGb' | 'type' | 'fromSnapshot'>;
+export type VolumeInput = Pick<VolumeSpec, 'sizeGb' | 'type' | 'fromSnapshot' | 'fromImage'>;
 
 export class BlockApi {
   readonly volumes: ResourceClient<VolumeInput, VolumeStatus>;

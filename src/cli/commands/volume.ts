@@ -1,6 +1,6 @@
 /**
  * `yun volume …` — block storage from the shell:
- *   yun volume create data1 --size 1 [--type file|qcow2] [--from-snapshot S]
+ *   yun volume create data1 --size 1 [--type file|qcow2] [--from-snapshot S | --from-image I]
  *   yun volume attach data1 --instance vm1 [--mount-path /data]
  *   yun volume detach data1 · yun volume extend data1 --size 2 · yun volume delete data1
  *   yun volume snapshot create data1 --name before-upgrade · snapshot list · snapshot delete NAME
@@ -28,13 +28,13 @@ export function registerVolumeCommands(program: Command, env: CliEnv): void {
   const vol = program.command('volume').description('block storage volumes and snapshots');
 
   vol.command('create <name>').option('--size <gb>', 'GB', num('--size')).option('--type <type>', 'file (raw; containers and VMs) | qcow2 (VMs)')
-    .option('--from-snapshot <snapshot>').option('--no-wait')
-    .action(async (name: string, o: { size?: number; type?: 'file' | 'qcow2'; fromSnapshot?: string; wait: boolean }) => {
+    .option('--from-snapshot <snapshot>').option('--from-image <image>', 'a VM image\'s disk, or a container image\'s files on ext4').option('--no-wait')
+    .action(async (name: string, o: { size?: number; type?: 'file' | 'qcow2'; fromSnapshot?: string; fromImage?: string; wait: boolean }) => {
       const b = await api();
       let size = o.size;
       if (size === undefined && o.fromSnapshot) size = Number((await b.snapshots.get(o.fromSnapshot)).status.sizeGb);
       if (size === undefined) throw new Error('--size is required (or --from-snapshot)');
-      await b.volumes.create(name, { sizeGb: size, ...(o.type ? { type: o.type } : {}), ...(o.fromSnapshot ? { fromSnapshot: o.fromSnapshot } : {}) });
+      await b.volumes.create(name, { sizeGb: size, ...(o.type ? { type: o.type } : {}), ...(o.fromSnapshot ? { fromSnapshot: o.fromSnapshot } : {}), ...(o.fromImage ? { fromImage: o.fromImage } : {}) });
       env.out(row((o.wait ? await b.waitVolume(name, 'available') : await b.volumes.get(name)) as R), COLS);
     });
   vol.command('list').action(async () => env.out((await (await api()).volumes.listAll()).map((r) => row(r as R)), COLS));
