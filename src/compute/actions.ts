@@ -14,6 +14,7 @@ import type { Scope } from '../identity/types.ts';
 import type { Scheduler } from '../scheduler/placement.ts';
 import { Resources } from '../store/resources.ts';
 import type { Sql } from '../store/types.ts';
+import { liveResizeBlocker } from './drivers/resize.ts';
 import { type ComputeCapabilities, type ComputeDriver, isExecable, isLiveResizable } from './drivers/types.ts';
 import type { ImageService } from './images-service.ts';
 import { type Instance, quotaOf, sizeOf } from './instances.ts';
@@ -95,14 +96,10 @@ export function actionRoutes(app: FastifyInstance, ctx: ApiContext, deps: Action
     let newAmounts: { cpus: number; memoryMb: number; diskGb: number } | undefined;
     let consumer = '';
     const r = await change(req, 'resize', 'Resize', async (cur, q, c) => {
-      if (cur.spec.type === 'vm') throw new YunError('CapabilityMissing', 'resizing VMs is not supported yet (the qemu driver keeps vCPUs and memory from creation; a stop-resize-start would recreate the root disk)');
-      const size = await sizeOf(q, c, { flavor: b.flavor, cpus: b.cpus, memoryMb: b.memoryMb, diskGb: cur.spec.size?.diskGb });
-      const running = cur.status.state === 'running';
-      const caps = deps.caps();
-      if (running && !isLiveResizable(deps.driver) && !b.allowRestart)
-        throw new YunError('InvalidState', `the ${deps.driver.name} driver cannot resize a running instance live; stop it first or pass allowRestart`);
-      if (running && caps && !caps.liveResize && !b.allowRestart)
-        throw new YunError('InvalidState', `live resize is not available on this host (${caps.backend}); pass allowRestart`);
+      // without a flavor, a size left out keeps its current value (resize memory alone, or vCPUs alone)
+      const keep = (v: number | undefined, now: number | undefined) => (b.flavor ? v : v ?? now);
+      const size = await sizeOf(q, c, { flavor: b.flavor, cpus: keep(b.cpus, cur.spec.size?.vcpus), memoryMb: keep(b.memoryMb, cur.spec.size?.ramMb), diskGb: cur.spec.size?.diskGb });
+      if (cur.status.state === 'running' && !b.allowRestart) refuseUnlessLive(cur, { cpus: size.vcpus, memoryMb: size.ramMb }, deps);
       await deps.scheduler.checkResize(q, cur.id, { cpus: size.vcpus, memoryMb: size.ramMb, diskGb: size.diskGb });
       const before = quotaOf(cur.spec.size!);
       const after = quotaOf(size);
@@ -147,6 +144,25 @@ export function actionRoutes(app: FastifyInstance, ctx: ApiContext, deps: Action
     const s = await deps.driver.stats(r.id);
     return { instance: r.name, id: r.id, at: new Date().toISOString(), ...s };
   });
+}
+
+/**
+ * A running instance is resized live only when it can take the change so;
+ * else 409 before any side effect, naming what needs a restart. A VM's range
+ * is in its status (`liveResize`: memory by balloon within its boot size,
+ * same vCPU count); containers depend on the driver.
+ */
+function refuseUnlessLive(r: Instance, want: { cpus: number; memoryMb: number }, deps: ActionDeps): void {
+  const range = r.status.liveResize;
+  if (range) {
+    const blocker = liveResizeBlocker(range, want);
+    if (blocker) throw new YunError('InvalidState', `VM '${r.name}' cannot be resized while it runs: ${blocker}; stop it first or pass allowRestart (it is restarted, its disks are kept)`, { details: { needs: 'allowRestart', liveResize: range } });
+    return;
+  }
+  if (r.spec.type === 'vm') throw new YunError('InvalidState', `VM '${r.name}' reports no live resize range yet; stop it first or pass allowRestart`, { details: { needs: 'allowRestart' } });
+  const caps = deps.caps();
+  if (!isLiveResizable(deps.driver) || (caps && !caps.liveResize))
+    throw new YunError('InvalidState', `the ${deps.driver.name} driver cannot resize a running instance live${caps ? ` (${caps.backend})` : ''}; stop it first or pass allowRestart`, { details: { needs: 'allowRestart' } });
 }
 
 /** Streams a growing file: what is there (or its tail), then new bytes until `alive` says no or the client leaves. */

@@ -8,6 +8,25 @@ import { compute } from '../sdk/compute.ts';
 import { buildImage, startComputeCloud } from '../../test/compute/helpers.ts';
 import { InstanceController } from './controller.ts';
 import { FakeDriver, FakeHost } from './drivers/fake/driver.ts';
+import { vcpusFor } from './drivers/resize.ts';
+import type { LiveResizeRange, WorkloadStatus } from './drivers/types.ts';
+
+/** The fake driver with a VM's resize rules: memory live up to what it started with, the same vCPU count; anything while stopped. */
+class VmLikeFake extends FakeDriver {
+  private readonly booted = new Map<string, LiveResizeRange>();
+  private range = (w: WorkloadStatus): LiveResizeRange => ({ vcpus: vcpusFor(w.limits.cpus), minMemoryMb: 64, maxMemoryMb: w.limits.memoryMb ?? 256 });
+
+  override async start(id: string): Promise<void> {
+    const was = await super.inspect(id);
+    await super.start(id);
+    if (was && was.state !== 'running') this.booted.set(id, this.range(was));
+  }
+
+  override async inspect(id: string): Promise<WorkloadStatus | undefined> {
+    const w = await super.inspect(id);
+    return w && { ...w, liveResize: (w.state === 'running' && this.booted.get(id)) || this.range(w) };
+  }
+}
 
 describe('InstanceController.reconcile', () => {
   it('schedules and starts, adopts without a second start, stops, and finalizes deletion', async () => {
@@ -45,6 +64,55 @@ describe('InstanceController.reconcile', () => {
       await assert.rejects(vm.get(), /not found/);
       const q = await cc.c.request<{ items: { resource: string; used: number }[] }>('GET', '/v1/quotas');
       assert.equal(q.items.find((x) => x.resource === 'instances')!.used, 0);
+    } finally {
+      await cc.stop();
+      fake.shutdown();
+    }
+  });
+});
+
+describe('resizing a workload with a live range (a VM)', () => {
+  it('live inside the range; outside it 409 without allowRestart, and with it stop, resize in place, start (never delete and create)', async () => {
+    const fake = new FakeHost();
+    const driver = new VmLikeFake({ host: fake });
+    const cc = await startComputeCloud({ compute: { driver, controller: false } });
+    try {
+      await buildImage(cc.c, 'busybox', 'busybox');
+      const ctx = cc.tc.cloud.ctx;
+      const m = cc.mod;
+      const ctl = new InstanceController({ store: ctx.store, bus: ctx.bus, log: ctx.log, identity: ctx.identity, driver, caps: m.caps!,
+        scheduler: m.scheduler!, images: m.images!, networking: m.networking, metadata: m.metadata!, hostId: cc.tc.cloud.hostId });
+      const r = await cc.c.request<{ id: string }>('POST', '/v1/instances', { body: { name: 'v1', spec: { image: 'busybox', cpus: 1, memoryMb: 256, command: ['sleep', '100000'] } } });
+      const vm = compute(cc.c).instance('v1');
+      const calls = () => fake.calls.splice(0).filter((c) => !/^(inspect|list|capabilities)/.test(c)).map((c) => c.split(' ')[0]);
+      await ctl.reconcile(r.id);
+      assert.deepEqual(calls(), ['create', 'start']);
+      assert.deepEqual((await vm.get()).status.liveResize, { vcpus: 1, minMemoryMb: 64, maxMemoryMb: 256 });
+
+      await vm.resize({ memoryMb: 128 }); // cpus left out: kept
+      await ctl.reconcile(r.id);
+      assert.deepEqual(calls(), ['resize'], 'live');
+      assert.equal((await vm.get()).status.limits?.memoryMb, 128);
+
+      await assert.rejects(vm.resize({ cpus: 2, memoryMb: 128 }), (e: Error & { status?: number }) => e.status === 409 && /vCPU count changes \(1 → 2\).*allowRestart/.test(e.message));
+      await assert.rejects(vm.resize({ cpus: 1, memoryMb: 512 }), /above the 256 MiB it was started with/);
+
+      await vm.resize({ cpus: 2, memoryMb: 512, allowRestart: true });
+      await ctl.reconcile(r.id);
+      assert.deepEqual(calls(), ['stop', 'resize', 'start']);
+      const after = await vm.get();
+      assert.equal(after.status.state, 'running');
+      assert.deepEqual([after.status.limits?.cpus, after.status.limits?.memoryMb, after.status.liveResize], [2, 512, { vcpus: 2, minMemoryMb: 64, maxMemoryMb: 512 }]);
+
+      // stopped: any size without allowRestart, given before the next start
+      await cc.c.request('POST', '/v1/instances/v1/actions/stop');
+      await ctl.reconcile(r.id);
+      await vm.resize({ cpus: 1, memoryMb: 1024 });
+      await cc.c.request('POST', '/v1/instances/v1/actions/start');
+      calls();
+      await ctl.reconcile(r.id);
+      assert.deepEqual(calls(), ['resize', 'start']);
+      assert.equal((await vm.get()).status.limits?.memoryMb, 1024);
     } finally {
       await cc.stop();
       fake.shutdown();

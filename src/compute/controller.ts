@@ -17,6 +17,7 @@ import type { Scheduler } from '../scheduler/placement.ts';
 import type { PlacementRequest } from '../scheduler/types.ts';
 import { type EventBus, Resources } from '../store/resources.ts';
 import type { StateStore } from '../store/types.ts';
+import { liveResizeBlocker, sameLimits } from './drivers/resize.ts';
 import { type ComputeCapabilities, type ComputeDriver, type WorkloadSpec, type WorkloadStatus, isLiveResizable } from './drivers/types.ts';
 import type { ImageService } from './images-service.ts';
 import { type Instance, quotaOf } from './instances.ts';
@@ -206,7 +207,7 @@ export class InstanceController {
   }
 
   private runningStatus(w: WorkloadStatus): Partial<InstanceStatus> {
-    return { state: 'running', reason: undefined, pid: w.pid, startedAt: w.startedAt, exitCode: undefined, oomKilled: undefined, finishedAt: undefined, limits: w.limits };
+    return { state: 'running', reason: undefined, pid: w.pid, startedAt: w.startedAt, exitCode: undefined, oomKilled: undefined, finishedAt: undefined, limits: w.limits, liveResize: w.liveResize };
   }
 
   /** Create (first time) and start; returns the running status. */
@@ -218,9 +219,16 @@ export class InstanceController {
       await this.d.driver.create(spec);
     } else {
       await this.setStatus(r.id, starting);
+      await this.resizeForStart(r, w);
     }
     await this.d.driver.start(r.id);
     return this.d.driver.inspect(r.id);
+  }
+
+  /** A workload with a live range (a VM) takes any size while stopped, in place: give it before the start, not after. */
+  private async resizeForStart(r: Instance, w: WorkloadStatus): Promise<void> {
+    const want = this.limits(r);
+    if (w.liveResize && isLiveResizable(this.d.driver) && !sameLimits(w.limits, want)) await this.d.driver.resize(r.id, want);
   }
 
   private async converge(r: Instance): Promise<ReconcileResult> {
@@ -267,28 +275,37 @@ export class InstanceController {
     }
     if (!w) throw new YunError('DriverFailed', `workload of ${r.name} vanished after start`);
     if (w.state === 'exited') return this.exited(r, w);
-    await this.applyLimits(r, w);
-    await this.setStatus(r.id, { ...this.runningStatus((await this.d.driver.inspect(r.id)) ?? w) }, r.generation);
+    const pending = await this.applyLimits(r, w);
+    await this.setStatus(r.id, { ...this.runningStatus((await this.d.driver.inspect(r.id)) ?? w), ...(pending ? { reason: pending } : {}) }, r.generation);
     return poll;
   }
 
-  /** Resize: live when the driver can; else stop-resize-start when the user allowed a restart. */
-  private async applyLimits(r: Instance, w: WorkloadStatus): Promise<void> {
+  /**
+   * Resize: live when the workload takes the change live (its `liveResize`
+   * range, else the driver's ability); else stop-resize-start when the user
+   * allowed a restart. That restart keeps a VM's disks (the stopped VM is
+   * resized in place); other workloads are made again. Returns why a
+   * resize still waits, if it does.
+   */
+  private async applyLimits(r: Instance, w: WorkloadStatus): Promise<string | undefined> {
     const want = this.limits(r);
-    if (w.limits.cpus === want.cpus && w.limits.memoryMb === want.memoryMb && w.limits.pids === want.pids) return;
-    if (isLiveResizable(this.d.driver)) {
+    if (sameLimits(w.limits, want)) return;
+    const canLive = isLiveResizable(this.d.driver) && (w.liveResize !== undefined || this.d.caps.liveResize);
+    const blocker = !canLive ? `the ${this.d.driver.name} driver cannot resize live` : w.liveResize ? liveResizeBlocker(w.liveResize, want) : undefined;
+    if (!blocker && isLiveResizable(this.d.driver)) {
       await this.d.driver.resize(r.id, want);
       return;
     }
-    if (!r.spec.allowRestart) {
-      await this.setStatus(r.id, { reason: `resize pending: the ${this.d.driver.name} driver cannot resize live; resize again with allowRestart` });
-      return;
-    }
+    if (!r.spec.allowRestart) return `resize pending: ${blocker}; resize again with allowRestart`;
     await this.setStatus(r.id, { state: 'stopping', reason: 'resize (stop-resize-start)' });
     await this.d.driver.stop(r.id, { timeoutMs: this.d.stopTimeoutMs ?? 10_000 });
-    await this.d.driver.delete(r.id);
-    const { spec } = await this.workloadSpec(r);
-    await this.d.driver.create(spec);
+    if (w.liveResize) {
+      await this.resizeForStart(r, w);
+    } else {
+      await this.d.driver.delete(r.id);
+      const { spec } = await this.workloadSpec(r);
+      await this.d.driver.create(spec);
+    }
     await this.d.driver.start(r.id);
   }
 
@@ -313,6 +330,7 @@ export class InstanceController {
       return { requeueAfterMs: delay };
     }
     if (Date.now() < at) return { requeueAfterMs: at - Date.now() };
+    await this.resizeForStart(r, w);
     await this.d.driver.start(r.id);
     const up = await this.d.driver.inspect(r.id);
     await this.setStatus(r.id, { ...(up?.state === 'running' ? this.runningStatus(up) : {}), restartCount: n + 1, nextRestartAt: undefined }, r.generation);

@@ -58,7 +58,7 @@ export class InstanceHandle {
   exec(command: string[], o: { env?: Record<string, string>; stdin?: string; timeoutMs?: number } = {}): Promise<{ stdout: string; stderr: string; exitCode: number }> {
     return this.c.request('POST', this.path('/exec'), { body: { command, ...o } });
   }
-  stats(): Promise<{ cpuSeconds: number; memoryBytes: number; pids: number; blockReadBytes?: number; blockWriteBytes?: number }> { return this.c.request('GET', this.path('/stats')); }
+  stats(): Promise<{ cpuSeconds: number; memoryBytes: number; pids: number; blockReadBytes?: number; blockWriteBytes?: number; guestMemoryBytes?: number }> { return this.c.request('GET', this.path('/stats')); }
   async logs(o: { tailBytes?: number } = {}): Promise<string> {
     return (await raw(this.c, 'GET', this.path(`/logs${o.tailBytes !== undefined ? `?tailBytes=${o.tailBytes}` : ''}`))).text();
   }

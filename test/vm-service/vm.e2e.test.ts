@@ -5,8 +5,9 @@
  * the guest, a volume hot-plugged live and written by the guest, detach,
  * snapshot, a volume from the snapshot holding the same bytes, that volume
  * mounted in container instances (read what the VM wrote, write, detach,
- * re-attach elsewhere, read back), reboot, and adoption after a cloud
- * restart (no second QEMU). Two TCG boots in all.
+ * re-attach elsewhere, read back), reboot, resize (memory ballooned live;
+ * more memory and another vCPU count through a stop-resize-start that keeps
+ * the root disk), and adoption after a cloud restart (no second QEMU).
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -44,6 +45,19 @@ async function consoleHas(c: YunClient, name: string, text: string, timeoutMs: n
 }
 
 const count = (s: string, needle: string) => s.split(needle).length - 1;
+
+/** The first match of `re` in the console since the guest's last boot began, waiting for it. */
+async function lastBootHas(c: YunClient, name: string, re: RegExp, timeoutMs: number): Promise<{ m: RegExpExecArray; boot: string }> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const log = String(await compute(c).instance(name).logs());
+    const boot = log.slice(log.lastIndexOf('init starting'));
+    const m = re.exec(boot);
+    if (m) return { m, boot };
+    if (Date.now() > end) throw new Error(`${re} not in the console of ${name}'s last boot within ${timeoutMs} ms; tail:\n${boot.slice(-2000)}`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
 const BIN = join(import.meta.dirname, '../../bin/yun.mjs');
 const runFile = promisify(execFile);
 
@@ -96,8 +110,13 @@ describe('VM instances and volumes through the API', { timeout: 900_000 }, () =>
     await b.waitVolume('data1', 'available');
     const serial = volId.slice(0, 20);
     // Guest side of the live attach test: wait for the volume's disk, put a filesystem and a file on it.
+    // runs at every boot: the guest's MemTotal whenever it changes (the balloon moves it), and a token
+    // written to the root disk at the first boot and read back at later ones
     const userData = `#!/bin/sh
 echo "UD-HELLO from $(hostname)"
+( last=; while :; do m="$(sed -n 's/MemTotal: *//p' /proc/meminfo)"; [ "$m" != "$last" ] && echo "UD-MEM $m" && last="$m"; sleep 1; done ) &
+[ -f /mnt/vda/ud-first ] || { echo "token-$(cat /proc/sys/kernel/random/uuid)" > /mnt/vda/ud-first; sync; }
+echo "UD-DISK $(cat /mnt/vda/ud-first)"
 while :; do
   for s in /sys/block/vd*/serial; do
     [ "$(cat $s 2>/dev/null)" = "${serial}" ] && dev=/dev/$(basename $(dirname $s)) && break 2
@@ -210,6 +229,48 @@ mke2fs -q $dev && mkdir -p /mnt/data && mount $dev /mnt/data && echo "written-by
       await new Promise((r) => setTimeout(r, 500));
     }
     assert.equal((await waitFor(c, 'instances', 'vm1', (x) => x.status.state === 'running', 30_000)).status.state, 'running');
+  });
+
+  it('resize: memory ballooned live; more memory or vCPUs is 409 without allowRestart, a restart with it that keeps the root disk', async (t) => {
+    if (!ok(t)) return;
+    const MiB = 1024 * 1024;
+    const vm = compute(c).instance('vm1');
+    const running = await waitFor(c, 'instances', 'vm1', (x) => x.status.state === 'running' && Boolean(x.status.liveResize), 30_000);
+    assert.deepEqual(running.status.liveResize, { vcpus: 2, minMemoryMb: 64, maxMemoryMb: 256 });
+    const bootKb = Number((await lastBootHas(c, 'vm1', /UD-MEM (\d+) kB/, 30_000)).m[1]);
+    const token = (await lastBootHas(c, 'vm1', /UD-DISK (token-\S+)/, 30_000)).m[1];
+    assert.ok(bootKb > 0, 'guest memory on the console');
+
+    const t0 = Date.now();
+    const resized = await yun('-o', 'json', 'instance', 'resize', 'vm1', '--memory', '192'); // vCPUs left out: kept
+    assert.equal(resized.code, 0, resized.stderr);
+    const shrunk = await waitFor(c, 'instances', 'vm1', (x) => (x.status.limits as { memoryMb?: number } | undefined)?.memoryMb === 192, 30_000);
+    assert.equal(shrunk.status.pid, running.status.pid, 'live: same QEMU');
+    assert.equal((await vm.stats()).guestMemoryBytes, 192 * MiB, 'QEMU: the guest gave 64 MiB back');
+    await lastBootHas(c, 'vm1', new RegExp(`UD-MEM ${bootKb - 64 * 1024} kB`), 30_000);
+    t.diagnostic(`live balloon 256 → 192 MiB, seen by the guest: ${Date.now() - t0} ms`);
+
+    await assert.rejects(vm.resize({ cpus: 1, memoryMb: 384 }), (e: Error & { status?: number }) =>
+      e.status === 409 && /vCPU count changes \(2 → 1\).*above the 256 MiB.*allowRestart/.test(e.message));
+    assert.equal(((await c.resource('instances').get('vm1')).spec as { memoryMb?: number }).memoryMb, 192, 'refused before any change');
+
+    const boots = count(await vm.logs(), 'YUN-TINY-VM: BOOTED');
+    const t1 = Date.now();
+    await vm.resize({ cpus: 1, memoryMb: 384, allowRestart: true });
+    const end = Date.now() + BOOT_MS;
+    while (count(await vm.logs(), 'YUN-TINY-VM: BOOTED') <= boots) {
+      if (Date.now() > end) assert.fail('no boot after the stop-resize-start');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const grown = await waitFor(c, 'instances', 'vm1', (x) => x.status.state === 'running' && (x.status.limits as { memoryMb?: number }).memoryMb === 384, 30_000);
+    assert.notEqual(grown.status.pid, running.status.pid, 'a new QEMU');
+    assert.deepEqual(grown.status.liveResize, { vcpus: 1, minMemoryMb: 64, maxMemoryMb: 384 });
+    const { m, boot } = await lastBootHas(c, 'vm1', /UD-DISK (\S+)/, 60_000);
+    const seen = /(\d+) vCPU, (\d+) kB memory/.exec(boot);
+    assert.equal(seen?.[1], '1', 'the guest sees 1 vCPU');
+    assert.ok(Number(seen?.[2]) > bootKb + 100 * 1024, `the guest sees 128 MiB more memory than ${bootKb} kB: ${seen?.[2]} kB`);
+    assert.equal(m[1], token, 'the root disk kept what the guest wrote');
+    t.diagnostic(`stop-resize-start to the boot marker: ${Date.now() - t1} ms`);
   });
 
   it('a restarted cloud adopts the running VM: same QEMU, never a second one', async (t) => {

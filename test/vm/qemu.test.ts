@@ -2,7 +2,8 @@
  * End to end: the qemu driver boots tiny-vm (Debian kernel + busybox
  * initramfs built here) under whatever accelerator the probe picks (TCG on
  * hosts where KVM hangs), and drives it through QMP: user-data, graceful
- * ACPI stop, adoption by a new driver, live volume hot-plug, reset.
+ * ACPI stop, adoption by a new driver, live volume hot-plug, reset, live
+ * memory resize by balloon, resize while stopped (root disk kept).
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -80,7 +81,9 @@ describe('qemu driver: tiny-vm end to end', { timeout: 900_000 }, () => {
       command: [],
       hostname: 'tiny-one',
       limits: { cpus: 1, memoryMb: 256 },
-      userData: '#!/bin/sh\necho "UD-MARK $(hostname) $(cat /etc/yun-note)"\n',
+      // runs at every boot: the token written to the root disk at the first one must come back after a resize
+      userData: '#!/bin/sh\necho "UD-MARK $(hostname) $(cat /etc/yun-note)"\n'
+        + '[ -f /mnt/vda/ud-first ] || { echo "token-$(cat /proc/sys/kernel/random/uuid)" > /mnt/vda/ud-first; sync; }\necho "UD-DISK $(cat /mnt/vda/ud-first)"\n',
       files: [{ path: '/etc/yun-note', content: 'note-injected' }],
     });
     await d.create({ id, imageRootfs: '/nonexistent', command: [] }); // idempotent: first spec wins
@@ -157,6 +160,21 @@ describe('qemu driver: tiny-vm end to end', { timeout: 900_000 }, () => {
     assert.equal((await d.inspect(id))?.pid, pid);
   });
 
+  it('live resize: memory is ballooned down and back up to the boot size; more memory or vCPUs are refused while it runs', async (t) => {
+    if (!ok(t)) return;
+    const MiB = 1024 * 1024;
+    assert.deepEqual((await d.inspect(id))?.liveResize, { vcpus: 1, minMemoryMb: 64, maxMemoryMb: 256 });
+    await d.resize(id, { memoryMb: 160 });
+    assert.equal((await d.stats(id)).guestMemoryBytes, 160 * MiB, 'the guest gave 96 MiB back (QMP query-balloon)');
+    assert.equal((await d.inspect(id))?.limits.memoryMb, 160);
+    await assert.rejects(d.resize(id, { memoryMb: 512 }), (e) => isYunError(e) && e.code === 'InvalidState' && /above the 256 MiB/.test(e.message));
+    await assert.rejects(d.resize(id, { cpus: 2 }), (e) => isYunError(e) && /vCPU count changes \(1 → 2\)/.test(e.message));
+    assert.equal((await d.inspect(id))?.limits.memoryMb, 160, 'a refused resize changes nothing');
+    await d.resize(id, { memoryMb: 256 });
+    assert.equal((await d.stats(id)).guestMemoryBytes, 256 * MiB);
+    assert.equal(await d.vmStatus(id), 'running');
+  });
+
   it('stops gracefully through ACPI power-down', async (t) => {
     if (!ok(t)) return;
     const pid = (await d.inspect(id))?.pid;
@@ -212,10 +230,20 @@ describe('qemu driver: tiny-vm end to end', { timeout: 900_000 }, () => {
     await writeFile(lock, '1'); // held by a live process (pid 1): refuse
     await assert.rejects(d.start(id), (e) => isYunError(e) && e.code === 'Conflict');
     await writeFile(lock, '999999999'); // left by a dead process: taken over
+    const earlier = await d.readLog(id);
+    const token = /UD-DISK (token-\S+)/.exec(earlier)?.[1];
+    assert.ok(token, 'the first boot wrote its token to the root disk');
+    const tokens = earlier.split(`UD-DISK ${token}`).length - 1;
+    await d.resize(id, { cpus: 2, memoryMb: 192 }); // stopped: any size, for the next start
     await d.start(id);
     assert.equal(existsSync(lock), false);
     const log = await waitForConsole(d, id, img.bootMarker, BOOT_MS, n + 1);
-    assert.match(log.slice(log.lastIndexOf('init starting')), /disk vdc size=32768 sectors/);
+    const boot = log.slice(log.lastIndexOf('init starting'));
+    assert.match(boot, /disk vdc size=32768 sectors/);
+    assert.match(boot, /2 vCPU, 1\d{5} kB memory/, 'the new size, seen by the guest');
+    assert.deepEqual((await d.inspect(id))?.liveResize, { vcpus: 2, minMemoryMb: 64, maxMemoryMb: 192 });
+    const later = await waitForConsole(d, id, `UD-DISK ${token}`, 60_000, tokens + 1);
+    assert.equal(/UD-DISK (\S+)/.exec(later.slice(later.lastIndexOf('init starting')))?.[1], token, 'root disk content kept through the resize');
     await d.delete(id);
     assert.equal(await d.inspect(id), undefined);
     assert.equal(existsSync(join(stateDir, 'instances', id)), false);

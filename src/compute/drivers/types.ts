@@ -150,6 +150,24 @@ export interface WorkloadStatus {
   finishedAt?: string;
   /** Limits currently in force (after any live resize). */
   limits: WorkloadLimits;
+  /**
+   * Set by drivers that can apply only some limit changes live (VMs): what the
+   * workload takes without a restart (while it runs; before a start: after
+   * that start). Such a driver's `resize` also takes any change while the
+   * workload is not running, in place (disks and writable layer kept), for
+   * its next start. Absent: `LiveResizable` and `capabilities().liveResize`
+   * decide for every change. See `liveResizeBlocker`.
+   */
+  liveResize?: LiveResizeRange;
+}
+
+/** Limit changes a running workload takes live; anything else needs a restart. */
+export interface LiveResizeRange {
+  /** vCPUs it runs with: `cpus` values that round up to this count apply live (unset counts as 1). */
+  vcpus: number;
+  /** Memory may be set live anywhere in [min, max] MiB (VMs: balloon down from, and back up to, the boot size). */
+  minMemoryMb: number;
+  maxMemoryMb: number;
 }
 
 export interface WorkloadStats {
@@ -164,6 +182,8 @@ export interface WorkloadStats {
   /** Block I/O totals in bytes, if the driver can see them. */
   blockReadBytes?: number;
   blockWriteBytes?: number;
+  /** VMs: memory the guest has now (its boot memory less the balloon), which a live resize moves. */
+  guestMemoryBytes?: number;
 }
 
 export interface StopOptions {
@@ -258,7 +278,9 @@ export interface LiveResizable {
   /**
    * Apply new limits to a created or running workload without restarting it.
    * Fields left out keep their current value. Lowering memory below current
-   * usage may make the kernel OOM-kill the workload. Throws `NotFound`.
+   * usage may make the kernel OOM-kill the workload. Throws `NotFound`;
+   * `InvalidState` for a change outside the workload's `liveResize` range
+   * while it runs (nothing is changed then).
    */
   resize(id: string, limits: WorkloadLimits): Promise<void>;
 }

@@ -50,13 +50,17 @@ describe('VmRoutingDriver', () => {
     const r2 = new VmRoutingDriver(fake, new QemuDriver({ stateDir: join(work, 'qemu'), accelerator: 'tcg' }));
     assert.equal(r2.isVm('i-vm'), true);
     await assert.rejects(r2.exec!('i-vm', ['true']), /exec into VMs/);
-    await assert.rejects(r2.resize!('i-vm', { cpus: 2 }), /cannot be resized live/);
+    // a VM that is not running takes any size, for its next start
+    await r2.resize('i-vm', { cpus: 2, memoryMb: 512 });
+    const vm = await r2.inspect('i-vm');
+    assert.deepEqual([vm?.limits.cpus, vm?.limits.memoryMb, vm?.liveResize], [2, 512, { vcpus: 2, minMemoryMb: 64, maxMemoryMb: 512 }]);
+    assert.equal((await r2.inspect('i-ct'))?.liveResize, undefined, 'containers: the driver decides for every change');
     await r2.delete('i-vm');
     await r2.delete('i-ct');
     assert.deepEqual(await r2.list(), []);
   });
 
-  it('offers exec and live resize only when the rootfs driver has them', () => {
+  it('offers exec only when the rootfs driver has it; resize always (VMs), refused for containers the rootfs driver cannot resize', async () => {
     const fake = new FakeDriver({ host: new FakeHost() });
     const bare: ComputeDriver = {
       name: 'bare', capabilities: fake.capabilities.bind(fake), create: fake.create.bind(fake), start: fake.start.bind(fake), stop: fake.stop.bind(fake),
@@ -65,6 +69,7 @@ describe('VmRoutingDriver', () => {
     };
     const qemu = new QemuDriver({ stateDir: join(work, 'qemu2') });
     assert.ok(isExecable(new VmRoutingDriver(fake, qemu)) && isLiveResizable(new VmRoutingDriver(fake, qemu)));
-    assert.ok(!isExecable(new VmRoutingDriver(bare, qemu)) && !isLiveResizable(new VmRoutingDriver(bare, qemu)));
+    assert.ok(!isExecable(new VmRoutingDriver(bare, qemu)) && isLiveResizable(new VmRoutingDriver(bare, qemu)));
+    await assert.rejects(new VmRoutingDriver(bare, qemu).resize('i-x', { cpus: 1 }), /bare driver cannot resize live/);
   });
 });

@@ -10,8 +10,11 @@
  * the qemu driver's state directory is the truth (it survives restarts), so
  * adoption after a restart needs no table.
  *
- * What it cannot do: live resize or exec for VMs (the qemu driver has
- * neither); capabilities() reports the rootfs driver's.
+ * What it cannot do: exec into VMs (the qemu driver has none);
+ * capabilities() reports the rootfs driver's. `resize` is always there
+ * (VMs have it): for containers it works only when the rootfs driver can,
+ * which its capabilities' `liveResize` says; for VMs each workload's
+ * `inspect().liveResize` says which changes are live.
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -32,8 +35,7 @@ export class VmRoutingDriver implements ComputeDriver {
 
   constructor(readonly containers: ComputeDriver, readonly vms: QemuDriver) {
     this.name = containers.name;
-    // Optional abilities stay optional: offered only when the rootfs driver has them.
-    if (!isLiveResizable(containers)) delete (this as Partial<VmRoutingDriver>).resize;
+    // Optional abilities stay optional: exec is offered only when the rootfs driver has it.
     if (!isExecable(containers)) delete (this as Partial<VmRoutingDriver>).exec;
   }
 
@@ -72,8 +74,8 @@ export class VmRoutingDriver implements ComputeDriver {
   readLog(id: string, opts?: LogReadOptions): Promise<string> { return this.pick(id).readLog(id, opts); }
   stats(id: string): Promise<WorkloadStats> { return this.pick(id).stats(id); }
 
-  resize? = async (id: string, limits: WorkloadLimits): Promise<void> => {
-    if (this.isVm(id)) throw new YunError('InvalidState', 'VMs cannot be resized live; resize with allowRestart');
+  resize = async (id: string, limits: WorkloadLimits): Promise<void> => {
+    if (this.isVm(id)) return this.vms.resize(id, limits);
     if (!isLiveResizable(this.containers)) throw new YunError('CapabilityMissing', `the ${this.containers.name} driver cannot resize live`);
     await this.containers.resize(id, limits);
   };

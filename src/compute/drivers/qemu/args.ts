@@ -66,10 +66,14 @@ const driveArgs = (d: QemuDrive, extra: string[] = []): string[] => [
   '-device', [`virtio-blk-pci`, `id=${deviceId(d)}`, `drive=${nodeName(d)}`, ...(d.serial ? [`serial=${esc(d.serial)}`] : []), ...extra].join(','),
 ];
 
+/** QOM id of the virtio-balloon device every VM gets (live memory resize through QMP `balloon`). */
+export const BALLOON_ID = 'balloon0';
+
 /**
  * The argv (after the binary) for a daemonized QEMU: no default devices, no
  * display, serial console appended to `consoleLog`, QMP on a unix socket,
- * pidfile for adoption. Pure, so it is unit-tested without QEMU.
+ * pidfile for adoption, and a virtio-balloon device (last, so the disks keep
+ * their PCI slots and guest names). Pure, so it is unit-tested without QEMU.
  */
 export function buildQemuArgs(l: QemuLaunch): string[] {
   const a: string[] = [
@@ -97,5 +101,7 @@ export function buildQemuArgs(l: QemuLaunch): string[] {
     a.push('-netdev', `tap,id=net${i},ifname=${esc(n.tap)},script=no,downscript=no`);
     a.push('-device', `virtio-net-pci,netdev=net${i},mac=${n.mac}`);
   });
+  // no deflate-on-oom: memory taken by a resize stays taken (a limit, as for containers)
+  a.push('-device', `virtio-balloon-pci,id=${BALLOON_ID}`);
   return a;
 }

@@ -1,11 +1,12 @@
 /**
  * The qemu compute driver: virtual machines with qemu-system-x86_64.
  *
- * What it cannot do: no live migration, no live resize (vCPUs and memory
- * apply at the next start), no exec into the guest, no netns joining (VM
- * networking is tap devices in `spec.nics`), no cgroup limits on the QEMU
- * process, no CPU pinning; KVM only where a probe kernel really boots under
- * it, else TCG (correct but slow).
+ * What it cannot do: no live migration; live resize only moves memory
+ * within the boot size (virtio-balloon, not below 64 MiB), other vCPU
+ * counts and more memory apply at the next start; no exec into the guest,
+ * no netns joining (VM networking is tap devices in `spec.nics`), no cgroup
+ * limits on the QEMU process, no CPU pinning; KVM only where a probe kernel
+ * really boots under it, else TCG (correct but slow).
  *
  * How it works: `create` makes `<stateDir>/instances/<id>/` (made under a
  * temp name and renamed, so a failed create leaves nothing) holding a qcow2
@@ -23,10 +24,12 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { YunError, invalid, notFound } from '../../../core/errors.ts';
 import { randomToken } from '../../../core/ids.ts';
 import { processStartTime, readTail, run, runOk, waitFor } from '../host.ts';
-import type { LogReadOptions, StopOptions, WorkloadStats, WorkloadStatus } from '../types.ts';
+import { liveResizeBlocker, vcpusFor } from '../resize.ts';
+import type { LiveResizable, LiveResizeRange, LogReadOptions, StopOptions, WorkloadLimits, WorkloadStats, WorkloadStatus } from '../types.ts';
 import { WORKLOAD_ID_RE } from '../types.ts';
 import { validateLimits, validateNics } from '../validate.ts';
 import { buildQemuArgs } from './args.ts';
+import { BALLOON_FLOOR_MB, balloonActual, setBalloon } from './balloon.ts';
 import { hotplugAdd, hotplugRemove, hotplugResize, volumeDrive } from './hotplug.ts';
 import { qemuStats } from './stats.ts';
 import { InstanceFiles, type InstanceRecord, type RunRecord, livePid, readJson, readVolumes, writeJson } from './instance.ts';
@@ -56,9 +59,11 @@ export interface QemuDriverOptions {
   defaultMemoryMb?: number;
   /** Default graceful shutdown wait for `stop`. Default 10 000 ms (the interface's default). */
   stopTimeoutMs?: number;
+  /** How long a live resize waits for the guest to give memory back. Default 10 000 ms. */
+  balloonWaitMs?: number;
 }
 
-export class QemuDriver implements ComputeDriver, VolumeHotplug {
+export class QemuDriver implements ComputeDriver, LiveResizable, VolumeHotplug {
   readonly name = 'qemu';
   private readonly binary: string;
   private probe?: Promise<AcceleratorProbe>;
@@ -106,7 +111,7 @@ export class QemuDriver implements ComputeDriver, VolumeHotplug {
       backend: `qemu ${version ?? '?'} (${accel.accelerator})`,
       isolation: { pid: true, mount: true, uts: true, ipc: true, net: true, cgroups: false, rootfs: true, capabilities: true, seccomp: false },
       enforces: { cpus: true, memory: true, pids: false },
-      liveResize: false,
+      liveResize: true,
       exec: false,
       oomDetection: false,
       netns: false,
@@ -192,14 +197,16 @@ export class QemuDriver implements ComputeDriver, VolumeHotplug {
         if (await livePid(f)) return;
         const accel = rec.spec.vm?.accelerator ?? (await this.accelerator()).accelerator;
         const volumes = await readVolumes(f);
+        const vcpus = vcpusFor(rec.limits.cpus);
+        const memoryMb = this.memoryOf(rec);
         await rm(f.qmpSocket, { force: true });
         await rm(f.pidFile, { force: true });
         const args = buildQemuArgs({
           binary: this.binary,
           accelerator: accel,
           id,
-          vcpus: Math.max(1, Math.ceil(rec.limits.cpus ?? 1)),
-          memoryMb: rec.limits.memoryMb ?? this.opts.defaultMemoryMb ?? 256,
+          vcpus,
+          memoryMb,
           kernel: rec.image.kernel,
           initrd: rec.image.initrd,
           cmdline: rec.image.cmdline,
@@ -215,7 +222,7 @@ export class QemuDriver implements ComputeDriver, VolumeHotplug {
         await runOk(this.binary, args, { timeoutMs: 60_000 });
         const live = await waitFor(() => livePid(f), 5000, 50);
         if (!live) throw new YunError('DriverFailed', `QEMU for ${id} exited right after starting; see ${f.console}`);
-        const run: RunRecord = { startedAt: new Date().toISOString(), pid: live.pid, pidStart: live.start, accelerator: accel };
+        const run: RunRecord = { startedAt: new Date().toISOString(), pid: live.pid, pidStart: live.start, accelerator: accel, vcpus, memoryMb, balloon: true };
         await writeJson(f.run, run);
       });
     });
@@ -303,11 +310,11 @@ export class QemuDriver implements ComputeDriver, VolumeHotplug {
     const rec = await readJson<InstanceRecord>(f.record);
     if (!rec) return undefined;
     let run = await readJson<RunRecord>(f.run);
-    const base = { id, oomKilled: false, createdAt: rec.createdAt, limits: rec.limits };
+    const base = { id, oomKilled: false, createdAt: rec.createdAt, limits: rec.limits, liveResize: this.liveRange(rec) };
     if (!run) return { ...base, state: 'created' };
     const live = await livePid(f);
     if (live && live.pid === run.pid && live.start === run.pidStart) {
-      return { ...base, state: 'running', pid: live.pid, startedAt: run.startedAt };
+      return { ...base, state: 'running', pid: live.pid, startedAt: run.startedAt, liveResize: this.liveRange(rec, run) };
     }
     run = (await this.markExited(f)) ?? run;
     return {
@@ -347,7 +354,48 @@ export class QemuDriver implements ComputeDriver, VolumeHotplug {
     const { f } = await this.record(id);
     const live = await livePid(f);
     if (!live) return { cpuSeconds: 0, memoryBytes: 0, pids: 0 };
-    return qemuStats(live.pid, f.qmpSocket);
+    const s = await qemuStats(live.pid, f.qmpSocket);
+    const guest = await balloonActual(f.qmpSocket).catch(() => undefined);
+    return guest === undefined ? s : { ...s, guestMemoryBytes: guest };
+  }
+
+  private memoryOf(rec: InstanceRecord): number {
+    return rec.limits.memoryMb ?? this.opts.defaultMemoryMb ?? 256;
+  }
+
+  /**
+   * What the VM takes live: with `run` (it runs) what that QEMU was started
+   * with; without, what the next start gives. Memory moves by ballooning,
+   * so QEMUs started without a balloon device take no memory change.
+   */
+  private liveRange(rec: InstanceRecord, run?: RunRecord): LiveResizeRange {
+    const vcpus = run?.vcpus ?? vcpusFor(rec.limits.cpus);
+    const boot = run?.memoryMb ?? this.memoryOf(rec);
+    const balloon = !run || run.balloon === true;
+    return { vcpus, minMemoryMb: balloon ? Math.min(BALLOON_FLOOR_MB, boot) : boot, maxMemoryMb: boot };
+  }
+
+  /**
+   * New limits. Not running: kept for the next start (disks, seed and
+   * volumes untouched). Running: only inside its live range (memory by
+   * QMP `balloon`, waiting up to `balloonWaitMs` for the guest), else
+   * `InvalidState` naming what needs a restart, and nothing changes.
+   */
+  async resize(id: string, limits: WorkloadLimits): Promise<void> {
+    validateLimits(limits);
+    return this.serial(id, async () => {
+      const { f, rec } = await this.record(id);
+      const next: WorkloadLimits = { ...rec.limits, ...limits };
+      const live = await livePid(f);
+      const run = live ? await readJson<RunRecord>(f.run) : undefined;
+      if (live && run) {
+        const blocker = liveResizeBlocker(this.liveRange(rec, run), next);
+        if (blocker) throw new YunError('InvalidState', `VM ${id} cannot take this resize while it runs: ${blocker}; stop it first`, { details: { needs: 'restart' } });
+        const memoryMb = this.memoryOf({ ...rec, limits: next });
+        if (memoryMb !== this.memoryOf(rec)) await setBalloon(f.qmpSocket, memoryMb, this.opts.balloonWaitMs ?? 10_000);
+      }
+      await writeJson(f.record, { ...rec, limits: next } satisfies InstanceRecord);
+    });
   }
 
   /** Hardware reset (QMP system_reset): the guest reboots at once, without shutting down. */

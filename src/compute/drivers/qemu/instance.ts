@@ -26,11 +26,12 @@ export class InstanceFiles {
   }
 }
 
-/** instance.json: written once by create; its presence means the workload exists. */
+/** instance.json: written by create; its presence means the workload exists. */
 export interface InstanceRecord {
   spec: QemuWorkloadSpec;
   /** Resolved image (absolute paths). */
   image: VmImageManifest;
+  /** Wanted limits: from create, changed by resize; a start boots with them. */
   limits: WorkloadLimits;
   createdAt: string;
 }
@@ -41,6 +42,11 @@ export interface RunRecord {
   pid: number;
   pidStart: string;
   accelerator: Accelerator;
+  /** What QEMU was started with (absent in runs of older drivers): the live resize range. */
+  vcpus?: number;
+  memoryMb?: number;
+  /** QEMU has the virtio-balloon device. */
+  balloon?: boolean;
   finishedAt?: string;
   exitCode?: number;
 }
