@@ -120,6 +120,39 @@ describe('resizing a workload with a live range (a VM)', () => {
   });
 });
 
+describe('a workload that failed (a VM whose guest kernel panicked)', () => {
+  it('ends in error with the driver\'s reason instead of exited', async () => {
+    class PanickingFake extends FakeDriver {
+      override async inspect(id: string): Promise<WorkloadStatus | undefined> {
+        const w = await super.inspect(id);
+        return w?.state === 'exited' ? { ...w, failure: 'guest kernel panic: sysrq triggered crash' } : w;
+      }
+    }
+    const fake = new FakeHost();
+    const driver = new PanickingFake({ host: fake });
+    const cc = await startComputeCloud({ compute: { driver, controller: false } });
+    try {
+      await buildImage(cc.c, 'busybox', 'busybox');
+      const ctx = cc.tc.cloud.ctx;
+      const m = cc.mod;
+      const ctl = new InstanceController({ store: ctx.store, bus: ctx.bus, log: ctx.log, identity: ctx.identity, driver, caps: m.caps!,
+        scheduler: m.scheduler!, images: m.images!, networking: m.networking, metadata: m.metadata!, hostId: cc.tc.cloud.hostId });
+      const vm = await compute(cc.c).flavor('m1.tiny').launch({ name: 'p1', image: 'busybox', command: ['sh', '-c', 'exit 0'] });
+      const id = (await vm.get()).id;
+      await ctl.reconcile(id);
+      const end = Date.now() + 5000;
+      while ((await driver.inspect(id))?.state !== 'exited' && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      await ctl.reconcile(id);
+      const st = (await vm.get()).status;
+      assert.equal(st.state, 'error');
+      assert.equal(st.reason, 'guest kernel panic: sysrq triggered crash');
+    } finally {
+      fake.shutdown();
+      await cc.stop();
+    }
+  });
+});
+
 describe('a host whose driver is unavailable', () => {
   it('reports the reason in the instance status instead of failing at every retry', async () => {
     const fake = new FakeHost();

@@ -319,7 +319,7 @@ export class InstanceController {
       reason: w.oomKilled ? 'the memory limit was hit and the kernel OOM killer ended the workload' : `exited with code ${w.exitCode ?? 'unknown'}`,
     };
     if (!restart) {
-      await this.setStatus(r.id, { ...ended, state: w.oomKilled ? 'OOMKilled' : 'exited' }, r.generation);
+      await this.setStatus(r.id, { ...ended, ...(w.failure ? { state: 'error', reason: w.failure } : { state: w.oomKilled ? 'OOMKilled' : 'exited' }) }, r.generation);
       return;
     }
     const n = r.status.restartCount ?? 0;

@@ -106,6 +106,24 @@ describe('qemu driver: tiny-vm end to end', { timeout: 900_000 }, () => {
     assert.equal(await sha(img.disk), baseHash, 'the shared base disk is never written');
   });
 
+  it('a guest kernel panic ends QEMU (pvpanic) and the workload reports the failure', async (t) => {
+    if (!ok(t)) return;
+    const pid = 'vm-e2e-panic';
+    await d.create({ id: pid, imageRootfs: join(work, 'image'), command: [], limits: { cpus: 1, memoryMb: 128 },
+      userData: '#!/bin/sh\necho 1 > /proc/sys/kernel/sysrq\necho c > /proc/sysrq-trigger\n' });
+    await d.start(pid);
+    const end = Date.now() + BOOT_MS;
+    let w = await d.inspect(pid);
+    while (w?.state === 'running' && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 300));
+      w = await d.inspect(pid);
+    }
+    assert.equal(w?.state, 'exited', 'QEMU ended instead of rebooting the guest');
+    assert.match(w?.failure ?? '', /^guest kernel panic: .*sysrq/i);
+    assert.notEqual(w?.exitCode, 0);
+    await d.delete(pid);
+  });
+
   it('a new driver on the same state dir adopts the running VM and never starts a second QEMU', async (t) => {
     if (!ok(t)) return;
     const before = await d.inspect(id);

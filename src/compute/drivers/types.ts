@@ -144,6 +144,11 @@ export interface WorkloadStatus {
   exitCode?: number;
   /** The kernel's OOM killer killed a process of this workload (its memory limit was hit). */
   oomKilled: boolean;
+  /**
+   * The workload failed rather than ended (e.g. a VM guest's kernel
+   * panicked): why, in words. The controller records state `error` with it.
+   */
+  failure?: string;
   /** ISO-8601 timestamps. */
   createdAt: string;
   startedAt?: string;

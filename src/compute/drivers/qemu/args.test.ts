@@ -49,7 +49,9 @@ describe('buildQemuArgs', () => {
       'virtio-blk-pci,id=dev-seed,drive=node-seed,serial=cidata',
       'virtio-blk-pci,id=dev-vvol-1,drive=node-vvol-1,serial=vol-1',
       'virtio-balloon-pci,id=balloon0',
+      'pvpanic-pci',
     ]);
+    assert.equal(after(a, '-action'), 'panic=shutdown', 'a guest kernel panic ends QEMU (no reboot loop)');
   });
 
   it('disk boot (no kernel) marks the root disk bootable; nics become tap + virtio-net', () => {
@@ -58,6 +60,6 @@ describe('buildQemuArgs', () => {
     assert.ok(a.includes('virtio-blk-pci,id=dev-root,drive=node-root,serial=root,bootindex=0'));
     assert.equal(after(a, '-netdev'), 'tap,id=net0,ifname=tap-x,script=no,downscript=no');
     assert.ok(a.includes('virtio-net-pci,netdev=net0,mac=52:54:00:12:34:56'));
-    assert.equal(a.at(-1), 'virtio-balloon-pci,id=balloon0', 'the balloon comes after disks and nics (their PCI slots stay)');
+    assert.ok(a.indexOf('virtio-balloon-pci,id=balloon0') > a.indexOf('virtio-net-pci,netdev=net0,mac=52:54:00:12:34:56'), 'the balloon comes after disks and nics (their PCI slots stay)');
   });
 });

@@ -103,5 +103,7 @@ export function buildQemuArgs(l: QemuLaunch): string[] {
   });
   // no deflate-on-oom: memory taken by a resize stays taken (a limit, as for containers)
   a.push('-device', `virtio-balloon-pci,id=${BALLOON_ID}`);
+  // a guest kernel panic (reported through pvpanic) ends QEMU instead of rebooting into a loop
+  a.push('-device', 'pvpanic-pci', '-action', 'panic=shutdown');
   return a;
 }

@@ -286,11 +286,12 @@ export class QemuDriver implements ComputeDriver, LiveResizable, VolumeHotplug {
     await this.markExited(f, graceful ? 0 : 137);
   }
 
-  private async markExited(f: InstanceFiles, exitCode?: number): Promise<RunRecord | undefined> {
+  private async markExited(f: InstanceFiles, exitCode?: number, failure?: string): Promise<RunRecord | undefined> {
     const run = await readJson<RunRecord>(f.run);
     if (!run || run.finishedAt) return run;
     run.finishedAt = new Date().toISOString();
     if (exitCode !== undefined) run.exitCode = exitCode;
+    if (failure) Object.assign(run, { failure, exitCode: run.exitCode ?? 1 });
     await writeJson(f.run, run);
     return run;
   }
@@ -316,13 +317,14 @@ export class QemuDriver implements ComputeDriver, LiveResizable, VolumeHotplug {
     if (live && live.pid === run.pid && live.start === run.pidStart) {
       return { ...base, state: 'running', pid: live.pid, startedAt: run.startedAt, liveResize: this.liveRange(rec, run) };
     }
-    run = (await this.markExited(f)) ?? run;
+    run = (await this.markExited(f, undefined, await guestFailure(f))) ?? run;
     return {
       ...base,
       state: 'exited',
       startedAt: run.startedAt,
       finishedAt: run.finishedAt,
       ...(run.exitCode !== undefined ? { exitCode: run.exitCode } : {}),
+      ...(run.failure ? { failure: run.failure } : {}),
     };
   }
 
@@ -448,4 +450,16 @@ export class QemuDriver implements ComputeDriver, LiveResizable, VolumeHotplug {
     const { f } = await this.record(id);
     return readVolumes(f);
   }
+}
+
+/**
+ * Why a QEMU that ended on its own failed, from the console of its last
+ * boot: a kernel panic (pvpanic makes QEMU exit on one). Undefined for a
+ * guest that powered off.
+ */
+async function guestFailure(f: InstanceFiles): Promise<string | undefined> {
+  const log = await readTail(f.console, 16 * 1024).catch(() => '');
+  const boot = log.lastIndexOf('Linux version ');
+  const m = /Kernel panic - not syncing:[^\r\n]*/.exec(boot >= 0 ? log.slice(boot) : log);
+  return m ? `guest kernel panic: ${m[0].replace(/^.*?Kernel panic - not syncing: */, '').trim()}` : undefined;
 }

@@ -49,6 +49,8 @@ export interface RunRecord {
   balloon?: boolean;
   finishedAt?: string;
   exitCode?: number;
+  /** The guest failed rather than stopped (kernel panic): why, with the console line. */
+  failure?: string;
 }
 
 export async function readJson<T>(path: string): Promise<T | undefined> {

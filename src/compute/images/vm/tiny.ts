@@ -32,7 +32,7 @@ export interface TinyVmImage {
 
 /** Modules the guest loads (with their dependencies, resolved from the kernel package). */
 export const TINY_VM_MODULES = [
-  'virtio_pci', 'virtio_blk', 'virtio_net', 'virtio_balloon', 'button', 'evdev',
+  'virtio_pci', 'virtio_blk', 'virtio_net', 'virtio_balloon', 'pvpanic_pci', 'button', 'evdev',
   'crc32c_generic', 'ext4', 'vfat', 'nls_cp437', 'nls_ascii', 'nls_utf8', 'isofs',
 ] as const;
 
