@@ -5,10 +5,11 @@
  * spec and writes status. Volumes: create (blank or from a snapshot),
  * extend, attach/detach (VM: qemu hot-plug; container: mounted filesystem,
  * see attach/container.ts), finalize (detach, delete bytes, release quota).
- * Snapshots: take, finalize. Instance events re-check the volumes attached
- * to them (a restarted container needs its mount again; a deleted instance
- * leaves its volumes available). Never holds a store transaction across a
- * driver call. Single host: volumes live on this host's disk.
+ * Snapshots: take (of a volume in a running VM: a live copy by QEMU),
+ * finalize. Instance events re-check the volumes attached to them (a
+ * restarted container needs its mount again; a deleted instance leaves its
+ * volumes available). Never holds a store transaction across a driver call.
+ * Single host: volumes live on this host's disk.
  */
 import { join } from 'node:path';
 import { isYunError } from '../core/errors.ts';
@@ -20,7 +21,7 @@ import type { StateStore } from '../store/types.ts';
 import { type ReconcileResult, WorkQueue } from '../compute/workqueue.ts';
 import type { ComputeDriver } from '../compute/drivers/types.ts';
 import type { QemuDriver } from '../compute/drivers/qemu/index.ts';
-import { type VolumeDriver, filesystemType, gbToBytes, isMounted, mountForContainer, prepareFilesystem, unmount } from './drivers/index.ts';
+import { type SnapshotInfo, type VolumeDriver, filesystemType, gbToBytes, hasLiveSnapshots, isMounted, mountForContainer, prepareFilesystem, unmount } from './drivers/index.ts';
 import { bindIntoContainer, mountedIn, unbindFromContainer } from './attach/container.ts';
 import { runTool } from './drivers/common.ts';
 import { fillFromImage } from './from-image.ts';
@@ -280,19 +281,40 @@ export class BlockController {
       return;
     }
     const drv = this.driver(v.spec.type);
-    let info = await drv.inspectSnapshot(s.id);
-    if (!info) {
-      if (!(await drv.inspect(v.id))) return { requeueAfterMs: 500 }; // the volume is still being made
-      const frozen = v.status.attachment?.kind === 'container' ? this.hostMount(v) : undefined;
-      if (frozen) await runTool('fsfreeze', ['-f', frozen]);
-      try {
-        info = await drv.createSnapshot(v.id, s.id);
-      } finally {
-        if (frozen) await runTool('fsfreeze', ['-u', frozen]);
-      }
-    }
+    const info = (await drv.inspectSnapshot(s.id)) ?? (await this.takeSnapshot(s, v, drv));
+    if (!info) return { requeueAfterMs: 1000 };
+    if (info === 'error') return;
     await this.setStatus<SnapshotStatus>('volume-snapshot', s.id, {
       state: 'available', reason: undefined, sizeGb: info.sizeGb, allocatedBytes: info.allocatedBytes, type: v.spec.type ?? 'file', createdAt: info.createdAt,
     }, s.generation);
+  }
+
+  /**
+   * Takes the snapshot: of a volume in a running VM, a live copy by QEMU (as
+   * of one instant, crash-consistent); of a container's volume, with its
+   * filesystem frozen; else a copy of the idle file. Undefined: not now
+   * (the volume is being made, or a VM attach/detach is in flight and the
+   * copy must know whether a guest writes to it). `error`: recorded.
+   */
+  private async takeSnapshot(s: Snapshot, v: Volume, drv: VolumeDriver): Promise<SnapshotInfo | 'error' | undefined> {
+    if (!(await drv.inspect(v.id))) return undefined;
+    const c = this.d.compute();
+    const want = v.spec.attachment?.instanceId;
+    const have = v.status.attachment;
+    if (want !== have?.instanceId && (have?.kind === 'vm' || (want && c?.isVm(want)))) return undefined;
+    if (have?.kind === 'vm' && c && (await c.qemu.inspect(have.instanceId))?.state === 'running') {
+      if (!hasLiveSnapshots(drv)) {
+        await this.setStatus<SnapshotStatus>('volume-snapshot', s.id, { state: 'error', reason: `the ${drv.name} volume driver takes no live snapshots; detach the volume first` }, s.generation);
+        return 'error';
+      }
+      return drv.createLiveSnapshot(v.id, s.id, (target) => c.qemu.copyVolume(have.instanceId, v.id, target));
+    }
+    const frozen = have?.kind === 'container' ? this.hostMount(v) : undefined;
+    if (frozen) await runTool('fsfreeze', ['-f', frozen]);
+    try {
+      return await drv.createSnapshot(v.id, s.id);
+    } finally {
+      if (frozen) await runTool('fsfreeze', ['-u', frozen]);
+    }
   }
 }

@@ -12,7 +12,7 @@ import { imagesDirOf } from '../compute/images-service.ts';
 import type { VmSupport } from '../compute/vm/module.ts';
 import type { ServiceModule } from '../services.ts';
 import { BlockController } from './controller.ts';
-import { type VolumeCapabilities, type VolumeDriver, createVolumeDriver } from './drivers/index.ts';
+import { type VolumeCapabilities, type VolumeDriver, createVolumeDriver, hasLiveSnapshots } from './drivers/index.ts';
 import { VolumePool, poolRoutes } from './pool.ts';
 import { snapshotRoutes } from './snapshots.ts';
 import type { VolumeType } from './types.ts';
@@ -51,7 +51,7 @@ export class BlockModule implements ServiceModule {
   routes(app: FastifyInstance, ctx: ApiContext): void {
     volumeRoutes(app, ctx, { pool: this.pool });
     poolRoutes(app, ctx, this.pool);
-    snapshotRoutes(app, ctx, { isVm: (id) => this.o.vm?.router?.isVm(id) ?? false });
+    snapshotRoutes(app, ctx, { isVm: (id) => this.o.vm?.router?.isVm(id) ?? false, liveSnapshots: (t) => hasLiveSnapshots(this.drivers[t]) });
   }
 
   async start(ctx: ApiContext & { hostId: string }): Promise<void> {

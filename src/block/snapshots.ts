@@ -1,16 +1,17 @@
 /**
  * The volume-snapshot kind: a frozen copy of a volume's bytes, independent
- * of the volume's later life. Quota `snapshots`. Refused (409) for a volume
- * attached to a VM: the volume drivers take no live snapshots of a disk a
- * running guest writes to. A container's volume is frozen (fsfreeze) while
- * the snapshot is taken.
+ * of the volume's later life. Quota `snapshots`. A volume attached to a
+ * running VM is copied by QEMU as of one instant (crash-consistent, like an
+ * EBS snapshot of an in-use volume; see the controller); refused (409) only
+ * where the volume's driver cannot take live snapshots. A container's volume
+ * is frozen (fsfreeze) while the snapshot is taken.
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../api/context.ts';
 import { registerResource } from '../api/resources.ts';
 import { YunError, invalid } from '../core/errors.ts';
-import type { SnapshotSpec, SnapshotStatus, VolumeSpec, VolumeStatus } from './types.ts';
+import type { SnapshotSpec, SnapshotStatus, VolumeSpec, VolumeStatus, VolumeType } from './types.ts';
 import { volumeGuard, type Volume } from './volumes.ts';
 
 export const SnapshotSpecSchema = Type.Object({
@@ -19,7 +20,7 @@ export const SnapshotSpecSchema = Type.Object({
   description: Type.Optional(Type.String({ maxLength: 256 })),
 }, { additionalProperties: false });
 
-export function snapshotRoutes(app: FastifyInstance, ctx: ApiContext, deps: { isVm: (instanceId: string) => boolean }): void {
+export function snapshotRoutes(app: FastifyInstance, ctx: ApiContext, deps: { isVm: (instanceId: string) => boolean; liveSnapshots: (type: VolumeType) => boolean }): void {
   registerResource<SnapshotSpec, SnapshotStatus>(app, ctx, {
     kind: 'volume-snapshot', plural: 'volume-snapshots', service: 'block', idPrefix: 'snap', spec: SnapshotSpecSchema, deletion: 'finalize',
     initialStatus: () => ({ state: 'creating' }),
@@ -32,8 +33,8 @@ export function snapshotRoutes(app: FastifyInstance, ctx: ApiContext, deps: { is
       if (!v) throw invalid('/spec/volume', `volume '${spec.volume}' not found`);
       volumeGuard(v, 'snapshot');
       const at = v.spec.attachment ?? v.status.attachment;
-      if (at && (v.status.attachment?.kind === 'vm' || deps.isVm(at.instanceId)))
-        throw new YunError('InvalidState', `volume '${v.name}' is attached to VM '${at.instance}'; detach it first (no live snapshots of VM disks)`);
+      if (at && (v.status.attachment?.kind === 'vm' || deps.isVm(at.instanceId)) && !deps.liveSnapshots(v.spec.type ?? 'file'))
+        throw new YunError('InvalidState', `volume '${v.name}' is attached to VM '${at.instance}' and its ${v.spec.type ?? 'file'} driver takes no live snapshots; detach it first`);
       return { volume: v.name, volumeId: v.id, ...(spec.description ? { description: spec.description } : {}) };
     },
     async afterCreate(r, c) {

@@ -2,7 +2,8 @@
  * VM instances and block volumes through the REST API on a real cloud:
  * tiny-vm built by the image service, a VM booted by the compute controller
  * through the qemu driver (TCG when KVM does not really work), user-data in
- * the guest, a volume hot-plugged live and written by the guest, detach,
+ * the guest, a volume hot-plugged live and written by the guest, a live
+ * snapshot of it (QEMU copy while the guest runs) read back, detach,
  * snapshot, a volume from the snapshot holding the same bytes, that volume
  * mounted in container instances (read what the VM wrote, write, detach,
  * re-attach elsewhere, read back), reboot, resize (memory ballooned live;
@@ -26,7 +27,7 @@ import { type BlockCloud, startBlockCloud, waitFor } from '../block/helpers.ts';
 import { pidsMentioning } from '../vm/helpers.ts';
 
 const BOOT_MS = 120_000;
-const hasTools = ['/usr/bin/qemu-system-x86_64', '/usr/bin/qemu-img', '/usr/bin/genisoimage', '/usr/bin/crun', '/usr/bin/perl'].every(existsSync);
+const hasTools = ['/usr/bin/qemu-system-x86_64', '/usr/bin/qemu-img', '/usr/bin/genisoimage', '/usr/bin/crun', '/usr/bin/perl', '/usr/sbin/debugfs'].every(existsSync);
 
 async function sha(path: string): Promise<string> {
   const h = createHash('sha256');
@@ -81,7 +82,7 @@ describe('VM instances and volumes through the API', { timeout: 900_000 }, () =>
 
   before(async () => {
     if (!isRoot()) { skip = 'needs root (loop mounts, crun)'; return; }
-    if (!hasTools) { skip = 'needs qemu-system-x86, qemu-utils, genisoimage, crun, perl'; return; }
+    if (!hasTools) { skip = 'needs qemu-system-x86, qemu-utils, genisoimage, crun, perl, e2fsprogs'; return; }
     bc = await startBlockCloud();
     c = bc.c;
     b = new BlockApi(c);
@@ -162,7 +163,14 @@ mke2fs -q $dev && mkdir -p /mnt/data && mount $dev /mnt/data && echo "written-by
     await consoleHas(c, 'vm1', 'UD-WROTE', 120_000);
     await assert.rejects(b.attach('data1', 'vm1'), /in use/);
     await assert.rejects(b.volumes.delete('data1'), /attached/);
-    await assert.rejects(b.snapshots.create('bad', { volume: 'data1' }), /no live snapshots/);
+    // a live snapshot while the guest runs (QEMU copies the disk as of one instant); a volume from it holds what the guest wrote
+    await b.snapshots.create('live1', { volume: 'data1' });
+    const live = await b.waitSnapshot('live1');
+    assert.equal((await b.volumes.get('data1')).status.state, 'in-use', 'still attached, never paused');
+    await b.volumes.create('from-live', { sizeGb: live.status.sizeGb!, fromSnapshot: 'live1' });
+    const fromLive = await b.waitVolume('from-live', 'available');
+    const copy = (await bc.block.drivers.file.attachment(fromLive.id)).path;
+    assert.equal((await runFile('debugfs', ['-R', 'cat /hello.txt', copy])).stdout, 'written-by-the-vm\n');
     await b.detach('data1');
     await b.waitVolume('data1', 'available', 60_000);
     await consoleHas(c, 'vm1', 'block device removed', 60_000);
@@ -298,7 +306,9 @@ mke2fs -q $dev && mkdir -p /mnt/data && mount $dev /mnt/data && echo "written-by
     assert.deepEqual(await pidsMentioning(bc.home), [], 'no QEMU left');
     await b.volumes.delete('data1');
     await b.volumes.delete('data2');
+    await b.volumes.delete('from-live');
     await b.snapshots.delete('before-upgrade');
+    await b.snapshots.delete('live1');
     while (((await b.volumes.listAll()).length || (await b.snapshots.listAll()).length) && Date.now() < end) await new Promise((r) => setTimeout(r, 300));
     assert.equal((await b.volumes.listAll()).length, 0);
     const p = await c.request<{ quotas: { resource: string; used: number }[] }>('GET', '/v1/projects/default');

@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { isYunError } from '../../core/errors.ts';
 import { requireCapability } from '../../../test/helpers/capability.ts';
-import type { VolumeDriver } from './types.ts';
+import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { type VolumeDriver, hasLiveSnapshots } from './types.ts';
 
 export interface VolumeContractTarget {
   name: string;
@@ -124,6 +126,26 @@ export function volumeDriverContract(target: VolumeContractTarget): void {
       assert.deepEqual(await target.read(d, 'vol-from-b', 8192, data.length), data);
       assert.equal((await target.read(d, 'vol-from-b', 0, 7)).toString(), 'between');
       assert.ok(!(await d.listSnapshots()).some((s) => s.id === 'snap-b'));
+    });
+
+    it('live snapshots: the copier gets a ready target file; a failed copy leaves no snapshot and no file', async (t) => {
+      if (!ok(t)) return;
+      if (!hasLiveSnapshots(d)) {
+        assert.equal((await d.capabilities()).liveSnapshot, false, 'liveSnapshot is true only with the LiveSnapshots ability');
+        return;
+      }
+      assert.equal((await d.capabilities()).liveSnapshot, true);
+      await d.create('vol-live', 8 * MB);
+      await assert.rejects(d.createLiveSnapshot('vol-live', 'snap-live', async (target) => {
+        assert.ok(existsSync(target.path), 'the target exists before the copy');
+        assert.equal(target.format, (await d.capabilities()).format);
+        assert.equal(target.sizeBytes, 8 * 1024 * 1024);
+        assert.ok(['full', 'top'].includes(target.sync));
+        throw new Error('hypervisor gone');
+      }), /hypervisor gone/);
+      assert.equal(await d.inspectSnapshot('snap-live'), undefined);
+      assert.deepEqual((await readdir(root, { recursive: true })).filter((n) => /snap-live|\.tmp-/.test(n)), [], 'nothing left behind');
+      await assert.rejects(d.createLiveSnapshot('no-such-vol', 'snap-x', async () => undefined), (e) => isYunError(e) && e.code === 'NotFound');
     });
   });
 }

@@ -62,7 +62,7 @@ export interface VolumeCapabilities {
   format: VolumeFormat;
   /** How snapshots are made. */
   snapshotMethod: 'reflink' | 'copy' | 'backing-chain';
-  /** Snapshots of a volume attached to a RUNNING VM are consistent. False for both drivers here. */
+  /** Snapshots of a volume a RUNNING VM holds open, crash-consistent, through the VM's hypervisor (`LiveSnapshots`). */
   liveSnapshot: boolean;
   /** Volumes can be extended while a VM holds them open. */
   liveExtend: boolean;
@@ -97,7 +97,8 @@ export interface VolumeDriver {
 
   /**
    * Freeze the volume's current bytes as snapshot `snapshotId`. The volume
-   * must not be in use by a running VM (no live snapshots). Idempotent by id.
+   * must not be in use by a running VM (see `LiveSnapshots` for that).
+   * Idempotent by id.
    */
   createSnapshot(volumeId: string, snapshotId: string): Promise<SnapshotInfo>;
 
@@ -111,6 +112,44 @@ export interface VolumeDriver {
 
   /** Where a compute driver finds the volume. Throws `NotFound`. */
   attachment(id: string): Promise<VolumeAttachmentInfo>;
+}
+
+/** A file the volume driver made for a hypervisor to copy a running volume into. */
+export interface LiveSnapshotTarget {
+  /** Absolute host path; already has the format, the virtual size and (for `top`) the backing file. */
+  path: string;
+  format: VolumeFormat;
+  /** Virtual size in bytes: the volume's. */
+  sizeBytes: number;
+  /**
+   * `full`: copy every block of the volume. `top`: copy only what the
+   * volume's own file holds; the target's backing file (the volume's
+   * backing file, which never changes) supplies the rest.
+   */
+  sync: 'full' | 'top';
+}
+
+/**
+ * Writes into `target` the volume's bytes as of the moment the copy starts
+ * (blocks the guest writes afterwards are copied out first), and returns
+ * once the copy is complete and flushed. E.g. QMP blockdev-backup.
+ */
+export type LiveCopier = (target: LiveSnapshotTarget) => Promise<void>;
+
+/**
+ * Optional ability: snapshots of a volume that a running VM holds open and
+ * writes to. The driver makes the target file and records the snapshot;
+ * the hypervisor that holds the volume does the point-in-time copy. The
+ * result is crash-consistent (what the disk held at one instant; the
+ * guest's unflushed caches are not in it). The volume's file and chain are
+ * left as they are. Idempotent by id; a failed copy leaves no snapshot.
+ */
+export interface LiveSnapshots {
+  createLiveSnapshot(volumeId: string, snapshotId: string, copy: LiveCopier): Promise<SnapshotInfo>;
+}
+
+export function hasLiveSnapshots(d: VolumeDriver): d is VolumeDriver & LiveSnapshots {
+  return typeof (d as Partial<LiveSnapshots>).createLiveSnapshot === 'function';
 }
 
 export const VOLUME_ID_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;

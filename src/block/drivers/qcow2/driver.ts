@@ -12,10 +12,20 @@
  * snapshot's own backing file (`qemu-img rebase`, which copies the
  * differing clusters), so no file ever loses its data.
  *
- * What it cannot do: snapshot, extend or snapshot-delete a volume that a
- * running VM holds open (QEMU's image lock makes these fail with
- * `InvalidState`; live variants would go through QMP blockdev-snapshot-sync
- * and block_resize); loop-mount for containers (qcow2 is not a raw block
+ * A snapshot of a volume a running VM holds open (`createLiveSnapshot`)
+ * cannot rename the file under QEMU; instead QEMU copies the volume's own
+ * layer as of one instant (QMP blockdev-backup, sync=top) into a new file
+ * backed by the volume's backing file. So it is a chain member like any
+ * other snapshot (shares the frozen parents, rebased on their deletion),
+ * but costs a copy of the volume's top layer instead of O(1). The
+ * alternative, QMP blockdev-snapshot (a new overlay under QEMU), would
+ * leave QEMU holding the frozen file under the volume's old path and make
+ * the attached node change names.
+ *
+ * What it cannot do: offline snapshot, extend or snapshot-delete a volume
+ * that a running VM holds open (QEMU's image lock makes these fail with
+ * `InvalidState`; extend goes through QMP block_resize, snapshots through
+ * `createLiveSnapshot`); loop-mount for containers (qcow2 is not a raw block
  * image; attach qcow2 volumes to VMs only); moving the root directory breaks
  * chains (backing paths are absolute).
  */
@@ -27,6 +37,8 @@ import { randomToken } from '../../../core/ids.ts';
 import { KeyedSerial, checkId, checkSize, readJsonFile, runTool, writeJsonAtomic } from '../common.ts';
 import {
   type CreateVolumeOptions,
+  type LiveCopier,
+  type LiveSnapshots,
   type SnapshotInfo,
   type VolumeAttachmentInfo,
   type VolumeCapabilities,
@@ -63,7 +75,7 @@ interface SnapshotMeta {
   createdAt: string;
 }
 
-export class Qcow2VolumeDriver implements VolumeDriver {
+export class Qcow2VolumeDriver implements VolumeDriver, LiveSnapshots {
   readonly name = 'qcow2';
   private readonly serial = new KeyedSerial();
   private readonly qemuImg: string;
@@ -89,7 +101,7 @@ export class Qcow2VolumeDriver implements VolumeDriver {
       backend: `qcow2 (qemu-img ${version ?? '?'})`,
       format: 'qcow2',
       snapshotMethod: 'backing-chain',
-      liveSnapshot: false,
+      liveSnapshot: true,
       liveExtend: false,
       containerMount: false,
     };
@@ -202,6 +214,37 @@ export class Qcow2VolumeDriver implements VolumeDriver {
       } catch (e) {
         await rm(overlay, { force: true });
         await rename(dst, path);
+        await rm(this.snapMeta(snapshotId), { force: true });
+        throw e;
+      }
+      return this.mustSnapshot(snapshotId);
+    });
+  }
+
+  /**
+   * Live: the snapshot is a new file backed by the volume's backing file (if
+   * any), into which the hypervisor copies the volume's own layer as of one
+   * instant. The volume's file is not touched.
+   */
+  async createLiveSnapshot(volumeId: string, snapshotId: string, copy: LiveCopier): Promise<SnapshotInfo> {
+    const path = this.vol(volumeId);
+    const dst = this.snap(snapshotId);
+    return this.serial.run(CHAIN, async () => {
+      if (existsSync(dst)) return this.mustSnapshot(snapshotId);
+      if (!existsSync(path)) throw notFound('volume', volumeId);
+      const info = await this.imgInfo(path);
+      const backing = info['full-backing-filename'] ?? info['backing-filename'];
+      const size = info['virtual-size'];
+      await mkdir(join(this.opts.root, 'snapshots'), { recursive: true });
+      const tmp = join(this.opts.root, 'snapshots', `.tmp-${snapshotId}-${randomToken(6)}.qcow2`);
+      try {
+        // -u: the backing file is open in QEMU (read-only); it need not be opened to make the target
+        await runTool(this.qemuImg, ['create', '-q', '-f', 'qcow2', ...(backing ? ['-F', 'qcow2', '-b', backing, '-u'] : []), tmp, String(size)]);
+        await writeJsonAtomic(this.snapMeta(snapshotId), { volumeId, createdAt: new Date().toISOString() } satisfies SnapshotMeta);
+        await copy({ path: tmp, format: 'qcow2', sizeBytes: size, sync: backing ? 'top' : 'full' });
+        await rename(tmp, dst);
+      } catch (e) {
+        await rm(tmp, { force: true });
         await rm(this.snapMeta(snapshotId), { force: true });
         throw e;
       }

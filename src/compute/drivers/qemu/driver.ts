@@ -30,6 +30,7 @@ import { WORKLOAD_ID_RE } from '../types.ts';
 import { validateLimits, validateNics } from '../validate.ts';
 import { buildQemuArgs } from './args.ts';
 import { BALLOON_FLOOR_MB, balloonActual, setBalloon } from './balloon.ts';
+import { backupDrive } from './backup.ts';
 import { hotplugAdd, hotplugRemove, hotplugResize, volumeDrive } from './hotplug.ts';
 import { qemuStats } from './stats.ts';
 import { InstanceFiles, type InstanceRecord, type RunRecord, livePid, readJson, readVolumes, writeJson } from './instance.ts';
@@ -37,7 +38,7 @@ import { type Accelerator, type AcceleratorProbe, probeAccelerator, qemuVersion 
 import { withQmp } from './qmp.ts';
 import { cachedKernel, defaultCacheDir } from '../../images/vm/kernel.ts';
 import { buildSeedImage } from './seed.ts';
-import type { QemuCapabilities, QemuWorkloadSpec, VmImageManifest, VolumeAttachment, VolumeHotplug } from './types.ts';
+import type { QemuCapabilities, QemuWorkloadSpec, VmImageManifest, VolumeAttachment, VolumeCopyTarget, VolumeHotplug, VolumeLiveCopy } from './types.ts';
 import type { ComputeDriver } from '../types.ts';
 
 export interface QemuDriverOptions {
@@ -63,7 +64,7 @@ export interface QemuDriverOptions {
   balloonWaitMs?: number;
 }
 
-export class QemuDriver implements ComputeDriver, LiveResizable, VolumeHotplug {
+export class QemuDriver implements ComputeDriver, LiveResizable, VolumeHotplug, VolumeLiveCopy {
   readonly name = 'qemu';
   private readonly binary: string;
   private probe?: Promise<AcceleratorProbe>;
@@ -449,6 +450,16 @@ export class QemuDriver implements ComputeDriver, LiveResizable, VolumeHotplug {
   async attachedVolumes(id: string): Promise<VolumeAttachment[]> {
     const { f } = await this.record(id);
     return readVolumes(f);
+  }
+
+  async copyVolume(id: string, volumeId: string, target: VolumeCopyTarget, opts: { speedBytesPerSec?: number; timeoutMs?: number } = {}): Promise<void> {
+    return this.serial(id, async () => {
+      const { f } = await this.record(id);
+      const vol = (await readVolumes(f)).find((v) => v.volumeId === volumeId);
+      if (!vol) throw notFound('volume attachment', volumeId);
+      if (!(await livePid(f))) throw new YunError('InvalidState', `VM ${id} is not running; copy the volume's file instead`);
+      await backupDrive(f.qmpSocket, volumeDrive(vol), target, opts);
+    });
   }
 }
 

@@ -72,6 +72,29 @@ export interface VolumeHotplug {
   attachedVolumes(id: string): Promise<VolumeAttachment[]>;
 }
 
+/** Where `VolumeLiveCopy.copyVolume` writes: a file already made with the format, size and backing file it needs. */
+export interface VolumeCopyTarget {
+  path: string;
+  format: 'raw' | 'qcow2';
+  /** `full`: every block; `top`: only what the volume's own file holds (the target's backing file has the rest). */
+  sync: 'full' | 'top';
+}
+
+/** Optional ability: a point-in-time copy of an attached volume while the VM runs (live snapshots). */
+export interface VolumeLiveCopy {
+  /**
+   * Copies the attached volume into `target` as it is at the call (QMP
+   * blockdev-backup: blocks the guest writes meanwhile are copied out
+   * first) and returns when the target is complete and closed. The guest
+   * keeps running; nothing asks it to flush, so the copy is
+   * crash-consistent. Throws `NotFound` if the volume is not attached,
+   * `InvalidState` if the VM is not running (copy the file itself then),
+   * `DriverFailed` if QEMU fails or `timeoutMs` passes (the job is
+   * cancelled; the caller removes the target file).
+   */
+  copyVolume(id: string, volumeId: string, target: VolumeCopyTarget, opts?: { speedBytesPerSec?: number; timeoutMs?: number }): Promise<void>;
+}
+
 export interface QemuCapabilities extends ComputeCapabilities {
   accelerator: Accelerator;
   /** e.g. the KVM fallback reason. */
