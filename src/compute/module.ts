@@ -104,7 +104,7 @@ export class ComputeModule implements ServiceModule {
   describe(): Record<string, string> {
     // Before start (yun doctor, host registration) only static facts are known; the first word is the driver name.
     const what: Record<string, string> = {
-      oci: 'oci (crun/runc: pid, mount, uts, ipc, net namespaces; cgroup cpu/memory/pids limits; no seccomp)',
+      oci: 'oci (crun/runc: pid, mount, uts, ipc, net namespaces; cgroup cpu/memory/pids limits; seccomp deny list)',
       process: 'process (NO isolation: no namespaces, no cgroup limits; memory is an rlimit; not root or no crun/runc)',
     };
     const d: Record<string, string> = { compute: what[this.driver.name] ?? this.driver.name };

@@ -4,7 +4,8 @@
  * read-only paths, plus Docker's default capability set. Resource limits are
  * deliberately absent: they live on the driver-owned parent cgroup (see
  * cgroups.ts), and `cgroupsPath` places the container below it.
- * No seccomp profile is applied (capabilities say so).
+ * The seccomp filter is seccomp.ts's deny list, when the runtime has
+ * seccomp (capabilities say whether it is applied).
  */
 import type { WorkloadSpec } from '../types.ts';
 
@@ -58,6 +59,8 @@ export interface BundleOptions {
   rootfs: string;
   /** cgroupsPath for the runtime's leaf cgroup. */
   cgroupsPath: string;
+  /** OCI `linux.seccomp`; absent: no filter. */
+  seccomp?: Record<string, unknown>;
 }
 
 export function ociConfig(spec: WorkloadSpec, opts: BundleOptions): Record<string, unknown> {
@@ -102,6 +105,7 @@ export function ociConfig(spec: WorkloadSpec, opts: BundleOptions): Record<strin
       ],
       maskedPaths: MASKED_PATHS,
       readonlyPaths: READONLY_PATHS,
+      ...(opts.seccomp ? { seccomp: opts.seccomp } : {}),
     },
   };
 }

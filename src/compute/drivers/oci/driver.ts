@@ -1,8 +1,9 @@
 /**
  * The oci compute driver: Linux containers through Debian's crun (or runc).
  *
- * What it cannot do: no seccomp profile, no user namespaces (containers run
- * as real root with the default capability set and noNewPrivileges), no
+ * What it cannot do: no user namespaces (containers run as real root with
+ * the default capability set, noNewPrivileges and a seccomp deny list — see
+ * seccomp.ts; without seccomp in the runtime, capabilities say so), no
  * network set-up of its own (it joins `netnsPath` or gets a loopback-only
  * namespace), needs root on the host.
  *
@@ -43,6 +44,7 @@ import { type CgroupLayout, WorkloadCgroup, detectCgroupLayout } from './cgroups
 import { injectFiles } from '../inject.ts';
 import { overlaySupported, prepareRootfs, unmountRootfs } from './rootfs.ts';
 import { type OciRuntimeInfo, RuntimeCli, findOciRuntime } from './runtime.ts';
+import { defaultSeccomp } from './seccomp.ts';
 
 
 /** How crun and runc report their own failures on stderr (our log), as opposed to a workload's output. */
@@ -80,6 +82,8 @@ interface Host {
   layout: CgroupLayout;
   writableLayer: 'overlay' | 'copy';
   caps: ComputeCapabilities;
+  /** The filter every bundle gets, or undefined (runtime without seccomp, unknown architecture). */
+  seccomp?: Record<string, unknown>;
 }
 
 export class OciDriver implements ComputeDriver, LiveResizable, Execable {
@@ -104,6 +108,7 @@ export class OciDriver implements ComputeDriver, LiveResizable, Execable {
     const overlay = await overlaySupported();
     const writableLayer = this.opts.writableLayer ?? (overlay ? 'overlay' : 'copy');
     const root = process.getuid?.() === 0;
+    const seccomp = rt && rt.seccomp !== false ? defaultSeccomp() : undefined;
     let reason: string | undefined;
     if (!root) reason = 'the oci driver needs root';
     else if (!rt) reason = 'neither crun nor runc found (apt-get install crun)';
@@ -112,7 +117,7 @@ export class OciDriver implements ComputeDriver, LiveResizable, Execable {
       available: reason === undefined,
       ...(reason === undefined ? {} : { reason }),
       backend: rt ? `${rt.name} ${rt.version} (cgroups ${layout})` : 'none',
-      isolation: { pid: true, mount: true, uts: true, ipc: true, net: true, cgroups: true, rootfs: true, capabilities: true, seccomp: false },
+      isolation: { pid: true, mount: true, uts: true, ipc: true, net: true, cgroups: true, rootfs: true, capabilities: true, seccomp: seccomp !== undefined },
       enforces: { cpus: true, memory: true, pids: true },
       liveResize: true,
       exec: true,
@@ -122,7 +127,7 @@ export class OciDriver implements ComputeDriver, LiveResizable, Execable {
     };
     const fallback: OciRuntimeInfo = { name: 'crun', path: '/usr/bin/crun', version: 'missing' };
     const cli = new RuntimeCli(rt ?? fallback, join(this.opts.stateDir, 'runtime'), rt?.name === 'crun' && layout === 'hybrid');
-    return { cli, layout, writableLayer, caps };
+    return { cli, layout, writableLayer, caps, seccomp };
   }
 
   async capabilities(): Promise<ComputeCapabilities> {
@@ -206,7 +211,7 @@ export class OciDriver implements ComputeDriver, LiveResizable, Execable {
       await injectFiles(p.rootfs, files);
       const cg = this.cgroup(h, spec.id);
       await cg.setup(spec.limits ?? {});
-      await this.writeJson(join(p.bundle, 'config.json'), ociConfig(spec, { rootfs: p.rootfs, cgroupsPath: cg.leafPath }));
+      await this.writeJson(join(p.bundle, 'config.json'), ociConfig(spec, { rootfs: p.rootfs, cgroupsPath: cg.leafPath, seccomp: h.seccomp }));
       await writeFile(p.log, '', { flag: 'a' });
       const rec: WorkloadRecord = { spec, limits: { ...spec.limits }, createdAt: new Date().toISOString() };
       await this.writeJson(p.record, rec);

@@ -175,6 +175,12 @@ describe('oci driver on a real kernel', () => {
     assert.equal(await ex(['cat', '/proc/1/cmdline']).then((c) => c.split('\0')[0]), 'sleep', 'the command is pid 1 after init execs it');
     assert.equal(await ex(['cat', '/run/yun/meta_data.json']), '{"uuid":"x"}');
     assert.deepEqual((await ex(['ls', '/sys/class/net'])).split(/\s+/), ['lo'], 'own network namespace with loopback only');
+    // seccomp: no user namespaces (they need no capability), nothing else a shell needs is refused
+    assert.equal((await d.capabilities()).isolation.seccomp, true);
+    const userns = await d.exec(s.id, ['unshare', '-U', 'true']);
+    assert.notEqual(userns.exitCode, 0, 'creating a user namespace is refused');
+    assert.match(userns.stderr, /Operation not permitted/);
+    assert.equal((await d.exec(s.id, ['sh', '-c', 'echo ok | cat & wait'])).stdout, 'ok\n', 'fork, pipes and exec still work');
     const hostNet = statSync('/proc/self/ns/net').ino;
     const pid = (await d.inspect(s.id))!.pid!;
     assert.notEqual(statSync(`/proc/${pid}/ns/net`).ino, hostNet);

@@ -7,6 +7,7 @@
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import { run } from '../host.ts';
+import { runtimeHasSeccomp } from './seccomp.ts';
 
 const SUPERVISE_PL = fileURLToPath(new URL('./supervise.pl', import.meta.url));
 const WITHOUT_UNIFIED_SH = fileURLToPath(new URL('./without-unified.sh', import.meta.url));
@@ -18,6 +19,8 @@ export interface OciRuntimeInfo {
   name: 'crun' | 'runc';
   path: string;
   version: string;
+  /** Built with seccomp support (`+SECCOMP` / libseccomp in `--version`). Unknown: assumed. */
+  seccomp?: boolean;
 }
 
 /** Find crun (preferred) or runc on PATH-like candidates, with their version. */
@@ -28,7 +31,7 @@ export async function findOciRuntime(candidates = ['/usr/bin/crun', '/usr/local/
     if (r?.code !== 0) continue;
     const name = path.endsWith('crun') ? 'crun' : 'runc';
     const m = /version\s+(\S+)/.exec(r.stdout);
-    return { name, path, version: m?.[1] ?? 'unknown' };
+    return { name, path, version: m?.[1] ?? 'unknown', seccomp: runtimeHasSeccomp(r.stdout) };
   }
   return undefined;
 }
