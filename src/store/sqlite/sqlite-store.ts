@@ -6,7 +6,11 @@
  * transaction with another process. A transaction holds an in-process mutex
  * from BEGIN IMMEDIATE to COMMIT, so while `fn` awaits anything slow every
  * other query of this store waits too: keep transactions short and free of
- * network calls. Another connection to the same file (another process, or a
+ * network calls. Concurrent transactions are group-committed: each runs in
+ * its own SAVEPOINT of one SQLite transaction that commits once per
+ * event-loop turn (see #commitBatch), so a burst of N creates costs one WAL
+ * commit, not N, and each caller is still answered only after the COMMIT
+ * that carries its writes. Another connection to the same file (another process, or a
  * second store in this one) is serialised by SQLite's write lock: SQLITE_BUSY
  * is retried asynchronously for up to `busyTimeoutMs` (SQLite's own
  * busy_timeout would block the event loop and deadlock two stores in one
@@ -20,7 +24,7 @@
  * 4.5k/s, so FULL is the default; `synchronous: 'NORMAL'` is there for
  * throwaway or benchmark stores.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
@@ -38,6 +42,17 @@ export interface SqliteStoreOptions {
 }
 
 type Statement = Database.Statement<unknown[], unknown>;
+
+/** A `tx()` call waiting for its turn in a group commit. */
+interface PendingTx {
+  run: (frame: TxFrame) => Promise<unknown>;
+  resolve: (v: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Most transactions one COMMIT carries, and how long a batch keeps taking new ones. */
+const BATCH_MAX = 128;
+const BATCH_MS = 5;
 
 /** One open transaction; `done` turns true at COMMIT/ROLLBACK. */
 interface TxFrame {
@@ -57,6 +72,9 @@ export class SqliteStore implements StateStore {
   readonly #cache = new Map<string, Statement>();
   readonly #cacheSize: number;
   readonly #busyTimeoutMs: number;
+  /** Transactions waiting for the group-commit loop. */
+  readonly #queue: PendingTx[] = [];
+  #committing = false;
 
   constructor(path: string, opts: SqliteStoreOptions = {}) {
     this.path = path;
@@ -91,26 +109,89 @@ export class SqliteStore implements StateStore {
     return this.#exec(() => this.#run(sql, params));
   }
 
-  async tx<T>(fn: (q: Sql) => Promise<T>): Promise<T> {
+  tx<T>(fn: (q: Sql) => Promise<T>): Promise<T> {
     const outer = this.#als.getStore();
     if (outer && !outer.done) return fn(this.#txSql(outer));
-    const release = await this.#mutex.acquire();
-    const frame: TxFrame = { done: false };
+    return new Promise<T>((resolve, reject) => {
+      // The body runs later from the commit loop, but in its caller's async context.
+      const run = AsyncResource.bind((frame: TxFrame) => this.#als.run(frame, () => fn(this.#txSql(frame))));
+      this.#queue.push({ run, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.#committing) void this.#commitLoop();
+    });
+  }
+
+  /**
+   * Group commit: runs queued transactions one after another, each inside a
+   * SAVEPOINT of one shared SQLite transaction, and commits them together
+   * once no more arrive within the current event-loop turn (or the batch is
+   * full). Each caller is answered only after that COMMIT returned, so an
+   * acknowledged transaction is as durable as before; one whose body fails
+   * is rolled back to its savepoint and answered at once. The store's mutex
+   * is held from BEGIN to COMMIT, so a plain read outside a transaction
+   * waits for the batch and never sees unacknowledged writes.
+   */
+  async #commitLoop(): Promise<void> {
+    this.#committing = true;
     try {
-      await this.#retryBusy(() => this.#db.exec('BEGIN IMMEDIATE'));
-      try {
-        const result = await this.#als.run(frame, () => fn(this.#txSql(frame)));
-        if (frame.failed !== undefined) throw frame.failed;
-        this.#db.exec('COMMIT');
-        return result;
-      } catch (err) {
-        if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
-        throw err;
+      while (this.#queue.length > 0) {
+        const release = await this.#mutex.acquire();
+        try {
+          await this.#commitBatch();
+        } finally {
+          release();
+        }
       }
     } finally {
-      frame.done = true;
-      release();
+      this.#committing = false;
     }
+  }
+
+  async #commitBatch(): Promise<void> {
+    try {
+      await this.#retryBusy(() => this.#db.exec('BEGIN IMMEDIATE'));
+    } catch (err) {
+      this.#queue.shift()?.reject(err); // as before: the transaction that could not begin fails
+      return;
+    }
+    const done: Array<{ p: PendingTx; result: unknown }> = [];
+    const started = Date.now();
+    let lost: unknown; // set when SQLite dropped the whole transaction
+    for (let turn = 0; ; turn++) {
+      while (this.#queue.length > 0 && done.length < BATCH_MAX && lost === undefined && Date.now() - started <= BATCH_MS) {
+        const p = this.#queue.shift()!;
+        const frame: TxFrame = { done: false };
+        this.#db.exec('SAVEPOINT yun_tx');
+        try {
+          const result = await p.run(frame);
+          if (frame.failed !== undefined) throw frame.failed;
+          frame.done = true;
+          this.#db.exec('RELEASE yun_tx');
+          done.push({ p, result });
+        } catch (err) {
+          frame.done = true;
+          if (this.#db.inTransaction) {
+            this.#db.exec('ROLLBACK TO yun_tx');
+            this.#db.exec('RELEASE yun_tx');
+          } else {
+            lost = err; // e.g. SQLITE_FULL/IOERR roll back everything
+          }
+          p.reject(err);
+        }
+      }
+      if (lost !== undefined || done.length >= BATCH_MAX || turn > 0 || Date.now() - started > BATCH_MS) break;
+      // Let the requests read in this event-loop turn queue up behind us.
+      await new Promise((r) => setImmediate(r));
+      if (this.#queue.length === 0) break;
+    }
+    try {
+      if (lost !== undefined) throw transactionLost(lost);
+      this.#db.exec('COMMIT');
+    } catch (err) {
+      if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+      for (const d of done) d.p.reject(err);
+      return;
+    }
+    for (const d of done) d.p.resolve(d.result);
   }
 
   async migrate(migrations: readonly Migration[]): Promise<void> {
@@ -253,6 +334,13 @@ function bindable(params: readonly SqlValue[]): unknown[] {
     if (v instanceof Uint8Array && !Buffer.isBuffer(v)) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
     return v;
   });
+}
+
+/** A batch member failed in a way that made SQLite roll back the whole batch. */
+function transactionLost(cause: unknown): Error {
+  const err = new Error('the group commit was rolled back by a failure in another transaction; retry', { cause });
+  (err as Error & { code: string }).code = 'TX_LOST';
+  return err;
 }
 
 /** Opens (creating if needed) a SQLite state store at an absolute path or `:memory:`. */
