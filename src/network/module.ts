@@ -122,7 +122,7 @@ export async function networkModule(_config: CloudConfig, o: NetworkModuleOption
       const sg = !enforced ? 'NOT enforced' : c ? 'enforced (nftables, stateful)' : 'enforced (nftables, stateful) if br_netfilter loads at start';
       return {
         'network driver': kind === 'linux'
-          ? 'linux: bridge per network, netns + veth per instance, nftables security groups, DNS <instance>.<network>.internal'
+          ? 'linux: bridge per network, netns + veth per container, tap per VM NIC, nftables security groups, DNS <instance>.<network>.internal'
           : 'host (not root or no ip/nft): instances share the host network — NO isolation, security groups NOT enforced, no DNS, no metadata address',
         'security groups': sg,
         'load balancer': `${lb.capabilities.kind}: ${lb.capabilities.protocols.join('/')} listeners, ${lb.capabilities.algorithms.join(', ')}`,
