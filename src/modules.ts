@@ -17,10 +17,10 @@ import { appsModule } from './apps/module.ts';
  */
 export async function defaultModules(config: CloudConfig): Promise<ServiceModule[]> {
   const metadata = await metadataTarget(config);
-  const network = await networkModule(config, { metadata: () => metadata });
+  const metering = await meteringModule(config);
+  const network = await networkModule(config, { metadata: () => metadata, metering });
   const vm = vmSupport(config);
   const compute = computeModule(config, { networking: network.networking, metadataPort: metadata.port, wrapDriver: vm.wrap });
-  const metering = await meteringModule(config);
   const list: ServiceModule[] = [objectsModule(config, { metering }), network, vm, compute, blockModule(config, { vm }), metering, appsModule(config, { compute })];
   // Monitoring and autoscaling read the apps router's traffic when an `apps` module is in the list.
   const router = () => (list.find((m) => m.name === 'apps') as { metrics?: RouterMetrics } | undefined)?.metrics;

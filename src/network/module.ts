@@ -21,6 +21,11 @@ import { NodeLoadBalancer } from './lb/node.ts';
 import type { LoadBalancerDataPlane } from './lb/types.ts';
 import { networkMigrations } from './migrations.ts';
 import { networkRoutes } from './routes.ts';
+import type { UsageSink } from '../metering/sink.ts';
+import { Resources } from '../store/resources.ts';
+import type { DataOutCounter } from './drivers/types.ts';
+
+const isDataOutCounter = (d: NetworkDriver): d is NetworkDriver & DataOutCounter => typeof (d as Partial<DataOutCounter>).takeDataOut === 'function';
 
 export interface NetworkModuleOptions {
   /** Default `auto`: linux when possible, else host. */
@@ -40,6 +45,10 @@ export interface NetworkModuleOptions {
   /** Test hook: a ready driver instead of opening one. */
   openDriver?: () => Promise<NetworkDriver>;
   lb?: LoadBalancerDataPlane;
+  /** Where bytes out of published ports are reported (metering's sink). */
+  metering?: { sink: UsageSink };
+  /** How often published-port byte counters are read into the sink. Default 15 000 ms. */
+  dataOutMs?: number;
 }
 
 /** Extras of the network service's InstanceNetworking beyond the compute seam. */
@@ -84,6 +93,8 @@ export async function networkModule(_config: CloudConfig, o: NetworkModuleOption
     validate: (q, project, networks, securityGroups) => validateInstanceNetworking(q, project, networks, securityGroups),
   };
   const lb = o.lb ?? new NodeLoadBalancer();
+  let dataOutTimer: NodeJS.Timeout | undefined;
+  let flushDataOut: (() => Promise<void>) | undefined;
   return {
     name: 'network',
     migrations: networkMigrations,
@@ -107,10 +118,25 @@ export async function networkModule(_config: CloudConfig, o: NetworkModuleOption
         throw e;
       }
       impl = new ServiceInstanceNetworking(ctx.store, ctx.identity, ctl);
+      if (o.metering && isDataOutCounter(driver)) {
+        const sink = o.metering.sink;
+        const res = new Resources(ctx.store);
+        flushDataOut = async () => {
+          for (const [id, bytes] of Object.entries(await driver.takeDataOut())) {
+            const f = await res.getById(id);
+            if (f && bytes > 0) sink.dataOut(f.project, { id: f.id, kind: f.kind, name: f.name }, bytes);
+          }
+        };
+        dataOutTimer = setInterval(() => { void flushDataOut?.().catch((err) => ctx.log.warn({ err }, 'reading published-port byte counters failed')); }, o.dataOutMs ?? 15_000);
+        dataOutTimer.unref();
+      }
       const c = driver.capabilities;
       ctx.log.info({ driver: c.kind, isolation: c.isolation, securityGroupsEnforced: c.securityGroupsEnforced, notes: c.notes }, 'network service started');
     },
     async stop() {
+      clearInterval(dataOutTimer);
+      await flushDataOut?.().catch(() => undefined);
+      flushDataOut = undefined;
       impl = undefined;
       await ctl?.stop();
       ctl = undefined;

@@ -181,6 +181,20 @@ test('linux network driver end to end', { timeout: 120_000 }, async (t) => {
       await assert.rejects(driver.publishPort({ ...pub, id: 'x', hostPort: 70000 }), (e: { code?: string; field?: string }) => e.code === 'ValidationFailed' && e.field === 'hostPort');
     });
 
+    await t.test('bytes out of a published port are counted once, across a full ruleset rebuild', async () => {
+      await driver.takeDataOut();
+      const big = 'x'.repeat(200_000);
+      await writeFile(join(www, 'big.txt'), big);
+      assert.equal((await (await fetch('http://127.0.0.1:18931/big.txt')).text()).length, big.length);
+      const first = (await driver.takeDataOut())['pub-b'] ?? 0;
+      assert.ok(first >= big.length && first < big.length * 1.5, `counted ${first} bytes for a ${big.length}-byte body`);
+      assert.equal((await driver.takeDataOut())['pub-b'] ?? 0, 0, 'taken bytes are forgotten');
+      await fetch('http://127.0.0.1:18931/big.txt').then((r) => r.text());
+      await driver.ensureNetwork(netA); // rebuilds the whole tables: counters restart at 0, harvested first
+      const second = (await driver.takeDataOut())['pub-b'] ?? 0;
+      assert.ok(second >= big.length && second < big.length * 1.5, `counted ${second} bytes across the rebuild`);
+    });
+
     await t.test('metadata DNAT reaches the host server with the instance source address', async () => {
       const body = await nsGet(nsA, 'http://169.254.169.254/latest/meta-data/');
       assert.equal(body, 'you are 10.250.1.10');
@@ -227,6 +241,7 @@ test('linux network driver end to end', { timeout: 120_000 }, async (t) => {
       const ifindexOf = async (alias: string) => (await run('ip', ['-o', 'link'])).stdout.split('\n').find((l) => l.includes(`alias ${alias}`))?.split(':')[0];
       const portBIndex = await ifindexOf('yun:port:port-b');
       const tapIndex = await ifindexOf('yun:port:port-v');
+      await fetch('http://127.0.0.1:18931/big.txt').then((r) => r.text()); // counted by the kernel, never taken by this driver
       await driver.close();
       // leftovers: a stray owned bridge and namespace; damage: a desired veth removed; foreign: a dummy link
       await run('ip', ['link', 'add', 'name', `${PREFIX}b0badbad0`, 'type', 'bridge']);
@@ -238,6 +253,7 @@ test('linux network driver end to end', { timeout: 120_000 }, async (t) => {
       assert.equal(await nsGet(nsA, 'http://10.250.1.11/', 2), undefined, 'damage is real');
       try {
         driver = await open();
+        assert.equal((await driver.takeDataOut())['pub-b'] ?? 0, 0, 'a reopened driver does not report bytes counted before it');
         await driver.reconcile(desired);
         await driver.reconcile(desired);
         const after = await census(PREFIX);

@@ -191,3 +191,15 @@ export interface NetworkDriver {
 export interface InstanceIdentifier {
   identifyInstance(sourceIp: string): { instanceId: string; portId: string; networkId: string } | undefined;
 }
+
+/**
+ * Optional ability: bytes the instances sent back through each published
+ * port (the replies of DNAT-ed connections), for metering. `takeDataOut`
+ * returns the bytes counted since its last call, by published-port id, and
+ * forgets them; counts made before the driver was opened are not returned
+ * (so a restart never bills a byte twice, at the price of the bytes of the
+ * last interval before a crash).
+ */
+export interface DataOutCounter {
+  takeDataOut(): Promise<Record<string, number>>;
+}

@@ -22,7 +22,7 @@ import { YunError, notFound } from '../../../core/errors.ts';
 import { overlaps, parseCidr, parseIpv4 } from '../../ipam.ts';
 import { DnsServer, resolvConf } from '../../dns/server.ts';
 import type {
-  AttachResult, AttachSpec, DesiredNetworkState, DnsRecord, InstanceIdentifier, NetworkDriver,
+  AttachResult, AttachSpec, DataOutCounter, DesiredNetworkState, DnsRecord, InstanceIdentifier, NetworkDriver,
   NetworkDriverCapabilities, NetworkSpec, OwnedObjects, PublishSpec, SecurityRule,
 } from '../types.ts';
 import { publishClash, validateAttach, validateId, validateNetwork, validatePublish, validateRecords, validateRules } from '../validate.ts';
@@ -53,7 +53,7 @@ export interface LinuxProbe {
   brNetfilter: boolean;
 }
 
-export class LinuxNetworkDriver implements NetworkDriver, InstanceIdentifier {
+export class LinuxNetworkDriver implements NetworkDriver, InstanceIdentifier, DataOutCounter {
   readonly capabilities: NetworkDriverCapabilities;
   private readonly names: Names;
   private readonly kernel: Kernel;
@@ -63,6 +63,9 @@ export class LinuxNetworkDriver implements NetworkDriver, InstanceIdentifier {
   private readonly dns = new Map<string, DnsServer>();
   private state: DriverState = emptyState();
   private queue: Promise<unknown> = Promise.resolve();
+  /** Last value read per published-port counter, and bytes counted but not yet taken. */
+  private readonly counterSeen = new Map<string, number>();
+  private dataOut: Record<string, number> = {};
 
   private constructor(opts: LinuxDriverOptions, probe: LinuxProbe) {
     this.names = new Names(opts.prefix ?? 'yun');
@@ -114,6 +117,8 @@ export class LinuxNetworkDriver implements NetworkDriver, InstanceIdentifier {
     if (!probe.ok) throw new YunError('CapabilityMissing', `linux network driver unusable: ${probe.reasons.join('; ')}`, { details: { reasons: probe.reasons } });
     const d = new LinuxNetworkDriver(opts, probe);
     d.state = await loadState(d.stateFile);
+    // Counts made before this driver was opened were (or are lost to) the previous one: baseline them.
+    for (const [name, bytes] of await d.readCounters()) d.counterSeen.set(name, bytes);
     for (const net of Object.values(d.state.networks)) await d.syncDns(net).catch(() => undefined);
     return d;
   }
@@ -128,8 +133,49 @@ export class LinuxNetworkDriver implements NetworkDriver, InstanceIdentifier {
     return saveState(this.stateFile, this.state);
   }
 
+  /** Replaces the owned tables; their published-port counters restart at 0, so they are harvested first. */
   private async applyFull(): Promise<void> {
+    await this.harvest();
     await this.run('nft', ['-f', '-'], { input: fullRuleset(this.state, this.names, this.ruleOpts) });
+    this.counterSeen.clear();
+  }
+
+  // ---- data out of published ports (DataOutCounter) ----
+
+  /** Kernel values of the owned named counters (bytes by counter name). */
+  private async readCounters(): Promise<Map<string, number>> {
+    const r = await this.run('nft', ['-j', 'list', 'counters', 'table', 'inet', this.names.filterTable], { allowFail: true });
+    const out = new Map<string, number>();
+    if (r.code !== 0) return out;
+    for (const item of (JSON.parse(r.stdout) as { nftables: Array<{ counter?: { name: string; bytes: number } }> }).nftables) {
+      if (item.counter) out.set(item.counter.name, Number(item.counter.bytes));
+    }
+    return out;
+  }
+
+  /** Moves what the counters gained since they were last read into `dataOut`. */
+  private async harvest(): Promise<void> {
+    const pubs = Object.keys(this.state.published);
+    if (pubs.length === 0) return;
+    const now = await this.readCounters();
+    for (const id of pubs) {
+      const name = this.names.pubCounter(id);
+      const cur = now.get(name);
+      if (cur === undefined) continue;
+      const prev = this.counterSeen.get(name) ?? 0;
+      const delta = cur >= prev ? cur - prev : cur;
+      if (delta > 0) this.dataOut[id] = (this.dataOut[id] ?? 0) + delta;
+      this.counterSeen.set(name, cur);
+    }
+  }
+
+  takeDataOut(): Promise<Record<string, number>> {
+    return this.serial(async () => {
+      await this.harvest();
+      const out = this.dataOut;
+      this.dataOut = {};
+      return out;
+    });
   }
 
   // ---- networks ----
@@ -338,6 +384,7 @@ export class LinuxNetworkDriver implements NetworkDriver, InstanceIdentifier {
     validateId(id, 'id');
     return this.serial(async () => {
       if (!this.state.published[id]) return;
+      await this.harvest(); // its last bytes, before its counter goes
       delete this.state.published[id];
       await this.save();
       await this.applyFull();
@@ -399,6 +446,7 @@ export class LinuxNetworkDriver implements NetworkDriver, InstanceIdentifier {
     return this.serial(async () => {
       const next = planState({ networks: nets, ports, published: pubs, dns }, this.state, this.names);
       await this.removeStrays(next);
+      await this.harvest();
       this.state = next;
       await this.save();
       for (const n of Object.values(next.networks)) await this.kernelNetwork(n);

@@ -24,6 +24,8 @@ export class Names {
   hostVeth(portId: string) { return `${this.prefix}h${shortHash(`port:${portId}`, 9)}`; }
   tmpPeer(portId: string) { return `${this.prefix}c${shortHash(`port:${portId}`, 9)}`; }
   netns(instanceId: string) { return `${this.prefix}-${shortHash(`inst:${instanceId}`, 12)}`; }
+  /** Named nft counter of a published port's reply bytes. */
+  pubCounter(id: string) { return `pub_${shortHash(`pub:${id}`, 12)}`; }
   ingressChain(portId: string) { return `pi_${shortHash(`port:${portId}`, 10)}`; }
   egressChain(portId: string) { return `pe_${shortHash(`port:${portId}`, 10)}`; }
   get filterTable() { return this.prefix; }

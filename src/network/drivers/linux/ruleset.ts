@@ -89,6 +89,14 @@ export function fullRuleset(s: DriverState, n: Names, o: RulesetOptions): string
   const input: string[] = [];
   const output: string[] = [];
   const chains: string[] = [];
+  // Data out of published ports: the instance's replies on DNAT-ed connections, counted first
+  // (routed to a remote client: forward; to a client on this host: input).
+  const pubs = Object.values(s.published);
+  for (const p of pubs) {
+    const c = `${p.protocol} sport ${p.targetPort} ct direction reply ct status dnat counter name "${n.pubCounter(p.id)}"`;
+    forward.unshift(`ip saddr ${p.targetIp} ${c}`);
+    input.unshift(`ip saddr ${p.targetIp} ${c}`);
+  }
   for (const p of ports) {
     const net = s.networks[p.networkId];
     if (!net) continue;
@@ -113,13 +121,13 @@ export function fullRuleset(s: DriverState, n: Names, o: RulesetOptions): string
   input.push(`iifname ${glob} ct status dnat accept`, `iifname ${glob} meta l4proto icmp accept`, `iifname ${glob} drop`);
 
   out += `table inet ${ft} {\n`;
+  for (const p of pubs) out += `  counter ${n.pubCounter(p.id)} {\n  }\n`;
   out += chain('forward', forward, 'type filter hook forward priority filter; policy accept;');
   out += chain('input', input, 'type filter hook input priority filter; policy accept;');
   out += chain('output', output, 'type filter hook output priority filter; policy accept;');
   out += chains.join('');
   out += '}\n';
 
-  const pubs = Object.values(s.published);
   const pre: string[] = [];
   if (o.metadata) pre.push(`iifname ${glob} ip daddr ${METADATA_IP} tcp dport 80 dnat to ${o.metadata.host}:${o.metadata.port}`);
   pre.push(...publishRules(pubs));
