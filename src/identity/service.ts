@@ -190,11 +190,16 @@ export class IdentityService {
 
   // ---- memberships ----
 
+  /** Cached like the other per-request lookups (every request without a project asks it); an empty list is not cached. */
   async membershipsOfUser(userId: string): Promise<Membership[]> {
-    return (await this.store.all<{ user_id: string; user_name: string; project_id: string; project_name: string; role: Role }>(
-      `SELECT m.user_id, u.name AS user_name, m.project_id, p.name AS project_name, m.role FROM memberships m
-       JOIN users u ON u.id = m.user_id JOIN projects p ON p.id = m.project_id WHERE m.user_id = ? ORDER BY p.name`, [userId]))
-      .map((r) => ({ userId: r.user_id, userName: r.user_name, projectId: r.project_id, projectName: r.project_name, role: r.role }));
+    const ms = await this.cache.get(`m:${userId}`, async () => {
+      const rows = (await this.store.all<{ user_id: string; user_name: string; project_id: string; project_name: string; role: Role }>(
+        `SELECT m.user_id, u.name AS user_name, m.project_id, p.name AS project_name, m.role FROM memberships m
+         JOIN users u ON u.id = m.user_id JOIN projects p ON p.id = m.project_id WHERE m.user_id = ? ORDER BY p.name`, [userId]))
+        .map((r) => ({ userId: r.user_id, userName: r.user_name, projectId: r.project_id, projectName: r.project_name, role: r.role }));
+      return rows.length ? rows : undefined;
+    });
+    return ms ? ms.map((m) => ({ ...m })) : [];
   }
 
   async listMembers(projectId: string): Promise<Membership[]> {

@@ -114,7 +114,8 @@ export class SqliteStore implements StateStore {
     if (outer && !outer.done) return fn(this.#txSql(outer));
     return new Promise<T>((resolve, reject) => {
       // The body runs later from the commit loop, but in its caller's async context.
-      const run = AsyncResource.bind((frame: TxFrame) => this.#als.run(frame, () => fn(this.#txSql(frame))));
+      const caller = new AsyncResource('yun.sqlite.tx');
+      const run = (frame: TxFrame) => caller.runInAsyncScope(() => this.#als.run(frame, () => fn(this.#txSql(frame))));
       this.#queue.push({ run, resolve: resolve as (v: unknown) => void, reject });
       if (!this.#committing) void this.#commitLoop();
     });
