@@ -118,6 +118,7 @@ test('VMs on yun networks: tap NIC, address, metadata, SG, DNS, published port, 
     // the guest configured the address from the seed and reached the network
     await consoleHas(c(), 'vm1', new RegExp(`net eth0 \\S+ ${vmip.ip.replaceAll('.', '\\.')}/24`), BOOT_MS);
     await consoleHas(c(), 'vm1', /VMNET-HTTPD/, 60_000);
+    await consoleHas(c(), 'vm1', /disk vda size=2097152 sectors/, 1000); // the flavor's 1 GB root disk, over tiny-vm's 64 MiB base
     t.diagnostic(`create → guest network up and httpd serving: ${Date.now() - t0} ms`);
     assert.equal((await consoleHas(c(), 'vm1', /VMNET-MD (\S*)/, 30_000))[1], (vm1 as unknown as { id: string }).id, 'metadata at 169.254.169.254 answers with the VM\'s own instance id');
     assert.equal((await consoleHas(c(), 'vm1', /VMNET-C1 (\S*)/, 30_000))[1], 'c1', 'VM → container by address');
