@@ -9,7 +9,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiContext } from '../api/context.ts';
 import type { ResourceCallContext } from '../api/resources.ts';
-import { YunError } from '../core/errors.ts';
+import { YunError, invalid } from '../core/errors.ts';
 import type { Scope } from '../identity/types.ts';
 import type { Scheduler } from '../scheduler/placement.ts';
 import { Resources } from '../store/resources.ts';
@@ -99,6 +99,9 @@ export function actionRoutes(app: FastifyInstance, ctx: ApiContext, deps: Action
       // without a flavor, a size left out keeps its current value (resize memory alone, or vCPUs alone)
       const keep = (v: number | undefined, now: number | undefined) => (b.flavor ? v : v ?? now);
       const size = await sizeOf(q, c, { flavor: b.flavor, cpus: keep(b.cpus, cur.spec.size?.vcpus), memoryMb: keep(b.memoryMb, cur.spec.size?.ramMb), diskGb: cur.spec.size?.diskGb });
+      if (cur.spec.type === 'vm' && size.diskGb < (cur.spec.size?.diskGb ?? 0)) {
+        throw invalid('/flavor', `a VM's root disk is never shrunk: flavor '${b.flavor}' has ${size.diskGb} GB, the instance ${cur.spec.size?.diskGb} GB`);
+      }
       if (cur.status.state === 'running' && !b.allowRestart) refuseUnlessLive(cur, { cpus: size.vcpus, memoryMb: size.ramMb }, deps);
       await deps.scheduler.checkResize(q, cur.id, { cpus: size.vcpus, memoryMb: size.ramMb, diskGb: size.diskGb });
       const before = quotaOf(cur.spec.size!);

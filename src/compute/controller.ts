@@ -204,7 +204,7 @@ export class InstanceController {
 
   private limits(r: Instance) {
     const s = r.spec.size!;
-    return { cpus: s.vcpus, memoryMb: s.ramMb, pids: s.pids };
+    return { cpus: s.vcpus, memoryMb: s.ramMb, pids: s.pids, ...(r.spec.type === 'vm' && s.diskGb ? { rootDiskGb: s.diskGb } : {}) };
   }
 
   private runningStatus(w: WorkloadStatus): Partial<InstanceStatus> {

@@ -144,6 +144,12 @@ test('VMs on yun networks: tap NIC, address, metadata, SG, DNS, published port, 
     for (let i = 0; i < 6; i++) seen.add((await (await fetch('http://127.0.0.1:18632/')).text()).trim());
     assert.deepEqual([...seen].sort(), ['c1', 'vm1'], 'load balancer spreads over the VM and the container');
 
+    // a flavor with a bigger disk grows the root disk live (vCPUs and memory unchanged); a smaller one is refused
+    await c().request('POST', '/v1/flavors', { body: { name: 'vm.grow', spec: { vcpus: 1, ramMb: 192, diskGb: 2 } } });
+    await c().request('POST', '/v1/instances/vm1/actions/resize', { body: { flavor: 'vm.grow' } });
+    await consoleHas(c(), 'vm1', /block device vda resized to 4194304 sectors/, 60_000);
+    await assert.rejects(c().request('POST', '/v1/instances/vm1/actions/resize', { body: { flavor: 'm1.tiny' } }), /never shrunk/);
+
     // restart the cloud: the VM is adopted (same QEMU) and its tap still carries traffic
     const pid = (await waitState(c(), 'vm1', ['running'])).status.pid;
     const mid = await census(PREFIX);

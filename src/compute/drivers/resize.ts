@@ -27,4 +27,4 @@ export function liveResizeBlocker(range: LiveResizeRange, want: WorkloadLimits):
 
 /** Limits equal in every field the controller manages. */
 export const sameLimits = (a: WorkloadLimits, b: WorkloadLimits): boolean =>
-  a.cpus === b.cpus && a.memoryMb === b.memoryMb && a.pids === b.pids;
+  a.cpus === b.cpus && a.memoryMb === b.memoryMb && a.pids === b.pids && a.rootDiskGb === b.rootDiskGb;

@@ -69,6 +69,12 @@ export interface WorkloadLimits {
   memoryMb?: number;
   /** Maximum number of processes/threads. */
   pids?: number;
+  /**
+   * Root disk size in GiB, for workloads with a disk of their own (VMs): a
+   * resize grows the disk (live where it runs), never shrinks it. Container
+   * drivers ignore it.
+   */
+  rootDiskGb?: number;
 }
 
 /** A file the driver writes into the workload's writable layer before first start. */

@@ -400,8 +400,18 @@ export class QemuDriver implements ComputeDriver, LiveResizable, VolumeHotplug, 
         const memoryMb = this.memoryOf({ ...rec, limits: next });
         if (memoryMb !== this.memoryOf(rec)) await setBalloon(f.qmpSocket, memoryMb, this.opts.balloonWaitMs ?? 10_000);
       }
+      if (next.rootDiskGb && rec.image.disk) await this.growRootDisk(f, next.rootDiskGb, Boolean(live));
       await writeJson(f.record, { ...rec, limits: next } satisfies InstanceRecord);
     });
+  }
+
+  /** Grows the root overlay to `gb` (QMP block_resize while QEMU runs, else qemu-img resize); never shrinks it. */
+  private async growRootDisk(f: InstanceFiles, gb: number, running: boolean): Promise<void> {
+    const want = Math.round(gb * 1024) * 2 ** 20;
+    const info = JSON.parse(await runOk('qemu-img', ['info', '-U', '--output=json', f.disk])) as { 'virtual-size': number };
+    if (want <= info['virtual-size']) return;
+    if (running) await hotplugResize(f.qmpSocket, { name: 'root', path: f.disk, format: 'qcow2' }, want);
+    else await runOk('qemu-img', ['resize', '-q', f.disk, String(want)]);
   }
 
   /** Hardware reset (QMP system_reset): the guest reboots at once, without shutting down. */
