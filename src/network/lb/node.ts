@@ -5,12 +5,12 @@
  * What it cannot do: TLS termination, HTTP/2, UDP. WebSocket upgrades pass
  * through L7 listeners (spliced after the handshake).
  */
-import type { Agent, Server as HttpServer } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
 import type { Server as NetServer } from 'node:net';
 import { YunError } from '../../core/errors.ts';
 import { validateIpv4 } from '../ipam.ts';
 import { validateId, validatePort } from '../drivers/validate.ts';
-import { type HttpRouting, httpProxy, poolAgent } from './http.ts';
+import { type HttpRouting, httpProxy } from './http.ts';
 import { Pool } from './pool.ts';
 import { tcpProxy } from './tcp.ts';
 import type { ListenerSpec, LoadBalancerDataPlane, LoadBalancerSpec, LoadBalancerStatus, PoolSpec } from './types.ts';
@@ -24,7 +24,6 @@ interface RunningListener {
 interface RunningLb {
   spec: LoadBalancerSpec;
   pools: Map<string, Pool>;
-  agents: Map<string, Agent>;
   listeners: Map<string, RunningListener>;
 }
 
@@ -86,24 +85,19 @@ export class NodeLoadBalancer implements LoadBalancerDataPlane {
     let lb = this.lbs.get(spec.id);
     const isNew = !lb;
     if (!lb) {
-      lb = { spec, pools: new Map(), agents: new Map(), listeners: new Map() };
+      lb = { spec, pools: new Map(), listeners: new Map() };
       this.lbs.set(spec.id, lb);
     }
     lb.spec = spec;
     for (const p of spec.pools) {
       const existing = lb.pools.get(p.id);
       if (existing) existing.update(p);
-      else {
-        lb.pools.set(p.id, new Pool(p));
-        lb.agents.set(p.id, poolAgent());
-      }
+      else lb.pools.set(p.id, new Pool(p));
     }
     for (const [id, pool] of lb.pools) {
       if (!spec.pools.some((p) => p.id === id)) {
-        pool.stop();
+        pool.close();
         lb.pools.delete(id);
-        lb.agents.get(id)?.destroy();
-        lb.agents.delete(id);
       }
     }
     const running = lb;
@@ -125,7 +119,7 @@ export class NodeLoadBalancer implements LoadBalancerDataPlane {
         ? tcpProxy(() => running.pools.get(running.listeners.get(ls.id)?.spec.defaultPool ?? ''))
         : httpProxy((): HttpRouting => {
             const cur = running.listeners.get(ls.id)?.spec ?? ls;
-            return { routes: cur.routes ?? [], defaultPool: cur.defaultPool, pools: running.pools, agents: running.agents, memberTimeoutMs: this.memberTimeoutMs };
+            return { routes: cur.routes ?? [], defaultPool: cur.defaultPool, pools: running.pools, memberTimeoutMs: this.memberTimeoutMs };
           });
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -170,8 +164,7 @@ export class NodeLoadBalancer implements LoadBalancerDataPlane {
     const lb = this.lbs.get(id);
     if (!lb) return;
     this.lbs.delete(id);
-    for (const p of lb.pools.values()) p.stop();
-    for (const a of lb.agents.values()) a.destroy();
+    for (const p of lb.pools.values()) p.close();
     await Promise.all([...lb.listeners.values()].map((l) => closeServer(l.server)));
   }
 

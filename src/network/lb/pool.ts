@@ -5,6 +5,7 @@
  */
 import { request } from 'node:http';
 import { connect } from 'node:net';
+import type { UpstreamPool } from '../proxy/h1.ts';
 import type { HealthCheckSpec, LbAlgorithm, LbMember, MemberStatus, PoolSpec } from './types.ts';
 
 export class Member {
@@ -13,6 +14,8 @@ export class Member {
   total = 0;
   okStreak = 0;
   failStreak = 0;
+  /** Keep-alive connections of L7 listeners to this member (made on first use). */
+  upstream?: UpstreamPool;
   constructor(readonly spec: LbMember) {}
 
   status(): MemberStatus {
@@ -38,6 +41,8 @@ export class Pool {
       const m = old.get(s.id);
       return m && m.spec.host === s.host && m.spec.port === s.port ? m : new Member(s);
     });
+    const kept = new Set(this.members);
+    for (const m of old.values()) if (!kept.has(m)) m.upstream?.close();
     this.algorithm = spec.algorithm;
     const changed = JSON.stringify(this.check) !== JSON.stringify(spec.healthCheck);
     this.check = spec.healthCheck;
@@ -47,14 +52,19 @@ export class Pool {
 
   /** Chooses a healthy member, or undefined when none is in. */
   pick(): Member | undefined {
-    const up = this.members.filter((m) => m.healthy);
-    if (up.length === 0) return undefined;
-    const start = this.next++ % up.length;
-    if (this.algorithm === 'round_robin') return up[start];
-    let best = up[start]!;
-    for (let i = 1; i < up.length; i++) {
-      const m = up[(start + i) % up.length]!;
-      if (m.active < best.active) best = m;
+    const ms = this.members;
+    let healthy = 0;
+    for (const m of ms) if (m.healthy) healthy++;
+    if (healthy === 0) return undefined;
+    const start = this.next++ % healthy;
+    // the start-th healthy member, then (least connections) the least busy from there on
+    let i = 0;
+    for (let seen = -1; i < ms.length; i++) if (ms[i]!.healthy && ++seen === start) break;
+    let best = ms[i]!;
+    if (this.algorithm === 'round_robin' || healthy === 1) return best;
+    for (let k = 1; k < ms.length; k++) {
+      const m = ms[(i + k) % ms.length]!;
+      if (m.healthy && m.active < best.active) best = m;
     }
     return best;
   }
@@ -92,6 +102,12 @@ export class Pool {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+  }
+
+  /** Stops the checks and closes the members' idle connections (the pool is going away). */
+  close(): void {
+    this.stop();
+    for (const m of this.members) m.upstream?.close();
   }
 }
 
