@@ -29,6 +29,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Migration, Row, Sql, SqlValue, StateStore } from '../types.ts';
+import { Checkpointer } from './checkpointer.ts';
 import { Mutex } from './mutex.ts';
 import { MIGRATIONS_TABLE_SQL, orderMigrations, scriptFor, transactionAborted } from './engine-common.ts';
 
@@ -75,6 +76,8 @@ export class SqliteStore implements StateStore {
   /** Transactions waiting for the group-commit loop. */
   readonly #queue: PendingTx[] = [];
   #committing = false;
+  /** WAL checkpoints in a worker thread (file stores only). */
+  readonly #checkpointer?: Checkpointer;
 
   constructor(path: string, opts: SqliteStoreOptions = {}) {
     this.path = path;
@@ -90,11 +93,22 @@ export class SqliteStore implements StateStore {
       db.pragma(`synchronous = ${opts.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
       db.pragma('busy_timeout = 0'); // waits happen asynchronously, see #retryBusy
       db.pragma('foreign_keys = ON');
+      if (path !== ':memory:') {
+        db.pragma('wal_autocheckpoint = 0'); // see checkpointer.ts
+        this.#checkpointer = new Checkpointer(path, () => {
+          if (db.open) db.pragma('wal_autocheckpoint = 1000');
+        });
+      }
     } catch (err) {
       db.close();
       throw err;
     }
     this.#db = db;
+  }
+
+  /** WAL checkpoints done off the event loop so far (see checkpointer.ts). */
+  get walCheckpoints(): number {
+    return this.#checkpointer?.completed ?? 0;
   }
 
   all<T = Row>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
@@ -106,7 +120,13 @@ export class SqliteStore implements StateStore {
   }
 
   run(sql: string, params: readonly SqlValue[] = []): Promise<{ changes: number }> {
-    return this.#exec(() => this.#run(sql, params));
+    const frame = this.#als.getStore();
+    if (frame && !frame.done) return inTx(frame, () => this.#run(sql, params));
+    return this.#exec(() => {
+      const r = this.#run(sql, params);
+      this.#checkpointer?.wrote();
+      return r;
+    });
   }
 
   tx<T>(fn: (q: Sql) => Promise<T>): Promise<T> {
@@ -187,6 +207,7 @@ export class SqliteStore implements StateStore {
     try {
       if (lost !== undefined) throw transactionLost(lost);
       this.#db.exec('COMMIT');
+      this.#checkpointer?.wrote();
     } catch (err) {
       if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
       for (const d of done) d.p.reject(err);
@@ -222,6 +243,7 @@ export class SqliteStore implements StateStore {
   async close(): Promise<void> {
     const release = await this.#mutex.acquire();
     try {
+      await this.#checkpointer?.close();
       if (this.#db.open) this.#db.close();
       this.#cache.clear();
     } finally {

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { runStoreContract } from '../contract.test-suite.ts';
 import { openStore } from '../index.ts';
+import type { SqliteStore } from './sqlite-store.ts';
 
 runStoreContract('sqlite :memory:', () => openStore('sqlite::memory:'));
 
@@ -36,6 +37,31 @@ test('group commit: concurrent transactions share a commit, each answered only o
     assert.equal(await other.get('SELECT id FROM g WHERE id = 7'), undefined, 'the failed one rolled back to its savepoint');
   } finally {
     await other.close();
+    await s.close();
+  }
+});
+
+test('WAL checkpoints run in a worker thread and keep the WAL bounded', async () => {
+  const path = join(dir, 'ckpt.db');
+  const s = await openStore(`sqlite:${path}`) as SqliteStore;
+  try {
+    await s.run('CREATE TABLE b (i INTEGER PRIMARY KEY, pad BLOB NOT NULL)');
+    const pad = Buffer.alloc(64 << 10, 1);
+    let i = 0;
+    const write = async (n: number) => {
+      for (const end = i + n; i < end; i++) {
+        await s.tx(async (q) => { await q.run('INSERT INTO b (i, pad) VALUES (?, ?)', [i, pad]); });
+        if (i % 16 === 0) await new Promise((r) => setTimeout(r, 1)); // let the worker's answers in
+      }
+    };
+    while (s.walCheckpoints === 0 && i < 3000) await write(16); // the worker starts on the first big WAL
+    assert.ok(s.walCheckpoints > 0, 'no checkpoint ran in the worker');
+    const before = statSync(`${path}-wal`).size;
+    await write(300); // ~19 MiB more; SQLite's own checkpoints are off, so only the worker keeps the WAL small
+    const after = statSync(`${path}-wal`).size;
+    assert.ok(after < before + (8 << 20), `WAL grew from ${before} to ${after} bytes`);
+    assert.equal((await s.get<{ n: number }>('SELECT COUNT(*) AS n FROM b'))?.n, i);
+  } finally {
     await s.close();
   }
 });
