@@ -1,5 +1,5 @@
 /** The console's few building blocks: plain elements, labelled for screen readers. */
-import { type ReactNode, useEffect, useId, useRef, useState } from 'react';
+import { type ReactNode, createContext, useContext, useEffect, useId, useRef, useState } from 'react';
 import { YunApiError } from '../../src/sdk/client.ts';
 
 /** An API error as a readable sentence, naming the field it concerns. */
@@ -25,8 +25,8 @@ export function ErrorBox({ error }: { error: unknown }) {
 
 export function State({ state }: { state?: string }) {
   const s = state ?? 'pending';
-  const tone = /^(running|active|available|up|ready|healthy)$/.test(s) ? 'ok'
-    : /^(error|failed|down|OOMKilled)$/.test(s) ? 'bad'
+  const tone = /^(running|active|available|up|ready|healthy|OK|Active)$/.test(s) ? 'ok'
+    : /^(error|failed|down|OOMKilled|ALARM|Failing|TargetMissing)$/.test(s) ? 'bad'
     : /^(stopped|exited)$/.test(s) ? 'off' : 'busy';
   return <span className={`state ${tone}`} data-state={s}>{s}</span>;
 }
@@ -48,13 +48,42 @@ export function Table<T>({ rows, cols, empty, label, rowKey }: {
   );
 }
 
-export function Field({ label, children, hint }: { label: string; hint?: string; children: (id: string) => ReactNode }) {
+/** The error a form last got from the API: fields named by its problem+json `field` mark themselves invalid. */
+const FormErrorContext = createContext<unknown>(undefined);
+
+export function FormErrors({ error, children }: { error: unknown; children: ReactNode }) {
+  return <FormErrorContext.Provider value={error}>{children}</FormErrorContext.Provider>;
+}
+
+/** Whether an API field (`cidr`, `spec.networks.0`, `metrics.0.target`) concerns the form field `name` (`networks` covers `networks.0`). */
+export function fieldMatches(apiField: string | undefined, name: string | undefined): boolean {
+  if (!apiField || !name) return false;
+  return apiField === name || apiField.startsWith(`${name}.`);
+}
+
+/** Props a control spreads to be marked invalid and described by its error message. */
+export interface FieldA11y { 'aria-invalid'?: true; 'aria-describedby'?: string }
+
+/**
+ * A labelled form field. `name` is the API's name for it (the problem+json
+ * `field`, without `/spec/`): when the enclosing `FormErrors` holds an error
+ * for it, the control (which spreads the second argument) gets
+ * `aria-invalid` and `aria-describedby` pointing at the message shown below it.
+ */
+export function Field({ label, children, hint, name }: { label: string; hint?: string; name?: string; children: (id: string, a11y: FieldA11y) => ReactNode }) {
   const id = useId();
+  const error = useContext(FormErrorContext);
+  const err = error ? describeError(error) : undefined;
+  const bad = !!err && fieldMatches(err.field, name);
+  const errId = `${id}-error`;
+  const hintId = `${id}-hint`;
+  const a11y: FieldA11y = bad ? { 'aria-invalid': true, 'aria-describedby': hint ? `${errId} ${hintId}` : errId } : hint ? { 'aria-describedby': hintId } : {};
   return (
-    <div className="field">
+    <div className={bad ? 'field invalid' : 'field'}>
       <label htmlFor={id}>{label}</label>
-      {children(id)}
-      {hint ? <small className="muted">{hint}</small> : null}
+      {children(id, a11y)}
+      {bad ? <small id={errId} className="field-error">{err!.message}</small> : null}
+      {hint ? <small id={hintId} className="muted">{hint}</small> : null}
     </div>
   );
 }

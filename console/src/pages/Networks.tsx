@@ -3,7 +3,7 @@ import type { Resource } from '../../../src/core/resource.ts';
 import { useApp } from '../app-context.ts';
 import { useLiveList } from '../hooks.ts';
 import { navigate } from '../router.tsx';
-import { ErrorBox, Field, PageHead, State, Table, Tabs, ago, useAction } from '../ui.tsx';
+import { ErrorBox, Field, FormErrors, PageHead, State, Table, Tabs, ago, useAction } from '../ui.tsx';
 
 type R<S> = Resource<S, { state?: string; message?: string; [k: string]: unknown }>;
 interface Rule { direction: string; protocol: string; portMin?: number; portMax?: number; remoteCidr?: string; remoteGroup?: string }
@@ -58,8 +58,10 @@ function NetworkList() {
         ]} />
       {canWrite ? (
         <form className="inline" aria-label="Create a network" onSubmit={(e) => { e.preventDefault(); void act.run(async () => { await client.resource('networks').create(name, cidr ? { cidr } : {}); setName(''); setCidr(''); }); }}>
-          <Field label="Network name">{(id) => <input id={id} value={name} onChange={(e) => setName(e.target.value)} required />}</Field>
-          <Field label="CIDR" hint="empty: chosen by yun">{(id) => <input id={id} value={cidr} onChange={(e) => setCidr(e.target.value)} placeholder="10.20.0.0/24" />}</Field>
+          <FormErrors error={act.error}>
+            <Field label="Network name" name="name">{(id, a) => <input id={id} {...a} value={name} onChange={(e) => setName(e.target.value)} required />}</Field>
+            <Field label="CIDR" name="cidr" hint="empty: chosen by yun">{(id, a) => <input id={id} {...a} value={cidr} onChange={(e) => setCidr(e.target.value)} placeholder="10.20.0.0/24" />}</Field>
+          </FormErrors>
           <button type="submit" disabled={act.busy}>Create network</button>
         </form>
       ) : null}
