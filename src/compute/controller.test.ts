@@ -8,25 +8,8 @@ import { compute } from '../sdk/compute.ts';
 import { buildImage, startComputeCloud } from '../../test/compute/helpers.ts';
 import { InstanceController } from './controller.ts';
 import { FakeDriver, FakeHost } from './drivers/fake/driver.ts';
-import { vcpusFor } from './drivers/resize.ts';
-import type { LiveResizeRange, WorkloadStatus } from './drivers/types.ts';
-
-/** The fake driver with a VM's resize rules: memory live up to what it started with, the same vCPU count; anything while stopped. */
-class VmLikeFake extends FakeDriver {
-  private readonly booted = new Map<string, LiveResizeRange>();
-  private range = (w: WorkloadStatus): LiveResizeRange => ({ vcpus: vcpusFor(w.limits.cpus), minMemoryMb: 64, maxMemoryMb: w.limits.memoryMb ?? 256 });
-
-  override async start(id: string): Promise<void> {
-    const was = await super.inspect(id);
-    await super.start(id);
-    if (was && was.state !== 'running') this.booted.set(id, this.range(was));
-  }
-
-  override async inspect(id: string): Promise<WorkloadStatus | undefined> {
-    const w = await super.inspect(id);
-    return w && { ...w, liveResize: (w.state === 'running' && this.booted.get(id)) || this.range(w) };
-  }
-}
+import { VmLikeFake } from './drivers/fake/vm-like.ts';
+import type { WorkloadStatus } from './drivers/types.ts';
 
 describe('InstanceController.reconcile', () => {
   it('schedules and starts, adopts without a second start, stops, and finalizes deletion', async () => {
