@@ -4,7 +4,7 @@ import { useApp } from '../app-context.ts';
 import { Sparkline } from '../chart.tsx';
 import { useAsync } from '../hooks.ts';
 import { Link, navigate } from '../router.tsx';
-import { Dialog, ErrorBox, Field, PageHead, State, ago, useAction } from '../ui.tsx';
+import { Dialog, ErrorBox, Field, FormErrors, PageHead, State, ago, useAction } from '../ui.tsx';
 import type { Flavor } from './Instances.tsx';
 
 export function InstanceDetail({ name }: { name: string }) {
@@ -49,8 +49,10 @@ export function InstanceDetail({ name }: { name: string }) {
         <section className="card" aria-labelledby="h-spec">
           <h2 id="h-spec">Instance</h2>
           <dl className="review">
+            <dt>Type</dt><dd>{r.spec.type === 'vm' ? 'virtual machine' : 'container'}</dd>
             <dt>Image</dt><dd>{r.spec.image}</dd>
             <dt>Flavor</dt><dd>{r.spec.flavor ?? 'custom'} <span className="muted">{r.spec.size ? `${r.spec.size.vcpus} vCPU · ${r.spec.size.ramMb} MiB` : ''}</span></dd>
+            {st.liveResize ? <><dt>Live resize</dt><dd>memory {st.liveResize.minMemoryMb}–{st.liveResize.maxMemoryMb} MiB, {st.liveResize.vcpus} vCPU</dd></> : null}
             <dt>Addresses</dt><dd>{(st.addresses ?? []).map((a) => `${a.ip} (${a.network})`).join(', ') || '—'}</dd>
             <dt>Host</dt><dd>{st.host ?? '—'} <span className="muted">{st.driver ?? ''}</span></dd>
             <dt>Started</dt><dd>{ago(st.startedAt)}</dd>
@@ -69,7 +71,7 @@ export function InstanceDetail({ name }: { name: string }) {
       </div>
       {st.state === 'running' ? <Usage name={r.name} /> : null}
       <ConsoleLog name={r.name} state={st.state} />
-      {resizing ? <Resize name={r.name} current={r.spec.flavor} onClose={() => setResizing(false)} /> : null}
+      {resizing ? <Resize r={r} onClose={() => setResizing(false)} /> : null}
     </div>
   );
 }
@@ -134,23 +136,63 @@ function ConsoleLog({ name, state }: { name: string; state?: string }) {
   );
 }
 
-function Resize({ name, current, onClose }: { name: string; current?: string; onClose(): void }) {
+/**
+ * Resize to a flavor or to a custom vCPU/memory size. A running VM reports in
+ * `status.liveResize` which sizes apply live (memory by balloon within its
+ * boot size, the same vCPU count); any other change to a running instance
+ * needs "allow restart" (`allowRestart`), else the API refuses (409) with
+ * the reason, shown here.
+ */
+function Resize({ r, onClose }: { r: InstanceResource; onClose(): void }) {
   const { client } = useApp();
   const flavors = useAsync(() => client.request<{ items: Flavor[] }>('GET', '/v1/flavors'), [client]);
-  const [flavor, setFlavor] = useState(current ?? '');
-  const [allowRestart, setAllowRestart] = useState(true);
+  const [mode, setMode] = useState<'flavor' | 'custom'>(r.spec.flavor ? 'flavor' : 'custom');
+  const [flavor, setFlavor] = useState(r.spec.flavor ?? '');
+  const [cpus, setCpus] = useState(String(r.spec.size?.vcpus ?? r.spec.cpus ?? 1));
+  const [memoryMb, setMemoryMb] = useState(String(r.spec.size?.ramMb ?? r.spec.memoryMb ?? 256));
+  const [allowRestart, setAllowRestart] = useState(false);
   const act = useAction();
+  const running = r.status.state === 'running';
+  const live = running ? r.status.liveResize : undefined;
+  const f = flavors.data?.items.find((x) => x.name === flavor);
+  const want = mode === 'flavor' ? (f ? { vcpus: f.spec.vcpus, ramMb: f.spec.ramMb } : undefined) : { vcpus: Number(cpus), ramMb: Number(memoryMb) };
+  const fitsLive = live && want ? Math.max(1, Math.ceil(want.vcpus)) === live.vcpus && want.ramMb >= live.minMemoryMb && want.ramMb <= live.maxMemoryMb : undefined;
+  const unchanged = mode === 'flavor' ? !flavor || flavor === r.spec.flavor : false;
+  const body = () => ({ ...(mode === 'flavor' ? { flavor } : { cpus: Number(cpus), memoryMb: Number(memoryMb) }), ...(running ? { allowRestart: allowRestart && !fitsLive } : {}) });
   return (
-    <Dialog title={`Resize ${name}`} open onClose={onClose}>
-      <form onSubmit={(e) => { e.preventDefault(); void act.run(async () => { await compute(client).instance(name).resize({ flavor, allowRestart }); onClose(); }); }}>
-        <Field label="New flavor">{(id) => (
-          <select id={id} value={flavor} onChange={(e) => setFlavor(e.target.value)}>
-            {(flavors.data?.items ?? []).map((f) => <option key={f.name} value={f.name}>{f.name} — {f.spec.vcpus} vCPU, {f.spec.ramMb} MiB</option>)}
-          </select>
-        )}</Field>
-        <label className="check"><input type="checkbox" checked={allowRestart} onChange={(e) => setAllowRestart(e.target.checked)} /> Allow a restart when the driver cannot resize live</label>
+    <Dialog title={`Resize ${r.name}`} open onClose={onClose}>
+      <form onSubmit={(e) => { e.preventDefault(); void act.run(async () => { await compute(client).instance(r.name).resize(body()); onClose(); }); }}>
+        <FormErrors error={act.error}>
+          <fieldset className="types">
+            <legend>New size</legend>
+            <label className="check"><input type="radio" name="resize-mode" checked={mode === 'flavor'} onChange={() => setMode('flavor')} /> A flavor</label>
+            <label className="check"><input type="radio" name="resize-mode" checked={mode === 'custom'} onChange={() => setMode('custom')} /> Custom size</label>
+          </fieldset>
+          {mode === 'flavor' ? (
+            <Field label="New flavor" name="flavor">{(id, a) => (
+              <select id={id} {...a} value={flavor} onChange={(e) => setFlavor(e.target.value)}>
+                {!flavor ? <option value="">choose…</option> : null}
+                {(flavors.data?.items ?? []).map((x) => <option key={x.name} value={x.name}>{x.name} — {x.spec.vcpus} vCPU, {x.spec.ramMb} MiB</option>)}
+              </select>
+            )}</Field>
+          ) : (
+            <div className="row-form">
+              <Field label="vCPUs" name="cpus">{(id, a) => <input id={id} {...a} type="number" min={0.1} step="any" value={cpus} onChange={(e) => setCpus(e.target.value)} required />}</Field>
+              <Field label="Memory (MiB)" name="memoryMb">{(id, a) => <input id={id} {...a} type="number" min={16} step={1} value={memoryMb} onChange={(e) => setMemoryMb(e.target.value)} required />}</Field>
+            </div>
+          )}
+        </FormErrors>
+        {live ? (
+          <p className="note" data-testid="live-range">
+            Applies live: memory from {live.minMemoryMb} to {live.maxMemoryMb} MiB with {live.vcpus} vCPU{live.vcpus === 1 ? '' : 's'}.
+            {fitsLive === undefined ? null : fitsLive ? ' This size applies live, without a restart.' : ' This size needs a restart.'}
+          </p>
+        ) : null}
+        {running && !fitsLive ? (
+          <label className="check"><input type="checkbox" checked={allowRestart} onChange={(e) => setAllowRestart(e.target.checked)} /> Allow a restart {r.spec.type === 'vm' ? '(the VM is stopped and started; its disks are kept)' : 'when the driver cannot resize live'}</label>
+        ) : null}
         <ErrorBox error={act.error ?? flavors.error} />
-        <div className="dialog-foot"><span /><button type="submit" disabled={act.busy || !flavor || flavor === current}>Resize</button></div>
+        <div className="dialog-foot"><span /><button type="submit" disabled={act.busy || unchanged}>Resize</button></div>
       </form>
     </Dialog>
   );

@@ -31,6 +31,7 @@ export function Instances() {
           cols={[
             { title: 'Name', cell: (r) => <Link to={`/instances/${encodeURIComponent(r.name)}`}>{r.name}</Link> },
             { title: 'State', cell: (r) => <State state={r.deletionTimestamp ? 'deleting' : r.status.state} /> },
+            { title: 'Type', cell: (r) => (r.spec.type === 'vm' ? 'VM' : 'container') },
             { title: 'Image', cell: (r) => r.spec.image },
             { title: 'Size', cell: (r) => r.spec.flavor ?? `${r.spec.size?.vcpus ?? r.spec.cpus ?? '?'} vCPU / ${r.spec.size?.ramMb ?? r.spec.memoryMb ?? '?'} MiB` },
             { title: 'Addresses', cell: (r) => (r.status.addresses ?? []).map((a) => `${a.ip} (${a.network})`).join(', ') || '—' },
