@@ -18,6 +18,7 @@ import { releaseS3 } from './s3.ts';
 import { Cost } from './pages/Cost.tsx';
 import { Apps } from './pages/Apps.tsx';
 import { AppDetail } from './pages/AppDetail.tsx';
+import { Monitoring } from './pages/Monitoring.tsx';
 
 /** Each page appears when the API it drives is part of this cloud (its path is in the OpenAPI document). */
 const NAV: { to: string; label: string; needs?: string }[] = [
@@ -28,6 +29,7 @@ const NAV: { to: string; label: string; needs?: string }[] = [
   { to: '/volumes', label: 'Volumes', needs: '/v1/volumes' },
   { to: '/networks', label: 'Networking', needs: '/v1/networks' },
   { to: '/apps', label: 'Apps', needs: '/v1/apps' },
+  { to: '/monitoring', label: 'Monitoring', needs: '/v1/alarms' },
   { to: '/cost', label: 'Cost', needs: '/v1/invoices' },
   { to: '/identity', label: 'Identity' },
 ];
@@ -84,6 +86,7 @@ function Shell({ session, logout, setSession }: { session: SavedSession; logout(
   else if (path.startsWith('/networks')) page = <Networks tab={path.split('/')[2] ?? 'networks'} />;
   else if (path === '/buckets' || path.startsWith('/buckets/')) page = <Buckets path={path} />;
   else if (path === '/volumes') page = <Volumes />;
+  else if (path.startsWith('/monitoring')) page = <Monitoring tab={path.split('/')[2] ?? 'alarms'} item={path.split('/')[3] ? decodeURIComponent(path.split('/')[3]!) : undefined} />;
   else if (path.startsWith('/cost')) page = <Cost tab={path.split('/')[2] ?? 'invoices'} />;
   else if (path === '/apps') page = <Apps />;
   else if ((p = match('/apps/:name', path))) page = <AppDetail name={p.name!} />;

@@ -27,13 +27,15 @@ export function useAsync<T>(load: () => Promise<T>, deps: unknown[]): Async<T> {
 /**
  * A resource list kept live: loaded once, then patched from the event
  * stream (ADDED/MODIFIED replace by id, DELETED removes) without reloading.
+ * `plural` undefined: a kind this cloud lacks — an empty list, nothing loaded.
  */
-export function useLiveList<R extends Resource<unknown, Record<string, unknown>>>(plural: string, kind: string): Async<R[]> {
+export function useLiveList<R extends Resource<unknown, Record<string, unknown>>>(plural: string | undefined, kind: string): Async<R[]> {
   const { client, hub } = useApp();
   const [items, setItems] = useState<R[] | undefined>();
   const [error, setError] = useState<unknown>();
   const [n, setN] = useState(0);
   useEffect(() => {
+    if (plural === undefined) { setItems([]); return; }
     let live = true;
     const pending: { type: string; object: R }[] = [];
     let loaded = false;
