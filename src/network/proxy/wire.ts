@@ -13,7 +13,6 @@ export const MAX_HEAD = 64 * 1024;
 /** Headers a proxy must not forward (RFC 9110 §7.6.1) plus the ones it sets itself. */
 const REQUEST_DROP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
 const RESPONSE_DROP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate']);
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) HTTP\/1\.([01])$/;
 const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/;
 
@@ -66,44 +65,67 @@ function framingOf(te: string, cl: string, isRequest: boolean): { framing: Frami
   return { framing: isRequest ? Framing.None : Framing.Close, length: 0 };
 }
 
+/** A header name character (RFC 9110 token). */
+const TCHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1;
+/** First letters (lower-cased) of the header names anyone looks at. */
+const INTERESTING = new Uint8Array(128);
+for (const c of 'chkptux') INTERESTING[c.charCodeAt(0)] = 1;
+
 /**
- * Walks header lines [1..]: keeps those not in `drop` (nor named by Connection),
- * and hands the interesting ones to `see` (lower-case name, value).
+ * Walks the header lines of `head` from `from` (the head has no final CRLF):
+ * keeps those not in `drop` (nor named by Connection), and hands the
+ * interesting ones to `see` (lower-case name, value). Kept lines are cut
+ * from the head in runs, each ending in CRLF.
  */
-function walk(lines: string[], drop: Set<string>, see: (name: string, value: string) => void, status: number): string {
+function walk(head: string, from: number, drop: Set<string>, see: (name: string, value: string) => void, status: number): string {
   let kept = '';
+  let run = from;
   let listed: string[] | undefined;
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
-    const colon = line.indexOf(':');
-    if (colon <= 0 || line.indexOf('\n') >= 0 || line.indexOf('\r') >= 0) throw new WireError(status, 'malformed header line');
-    const name = line.slice(0, colon).toLowerCase();
-    if (!TOKEN.test(name)) throw new WireError(status, 'malformed header name');
-    const c0 = name.charCodeAt(0);
-    // only a few names matter; test the first letter before the set lookup
-    if (c0 === 99 || c0 === 107 || c0 === 104 || c0 === 116 || c0 === 112 || c0 === 117 || c0 === 120) {
-      const value = line.slice(colon + 1).trim();
+  const n = head.length;
+  for (let i = from; i < n;) {
+    let e = head.indexOf('\r\n', i);
+    if (e < 0) e = n;
+    const colon = head.indexOf(':', i);
+    if (colon <= i || colon > e) throw new WireError(status, 'malformed header line');
+    const lf = head.indexOf('\n', i);
+    const cr = head.indexOf('\r', i);
+    if ((lf >= 0 && lf <= e) || (cr >= 0 && cr < e)) throw new WireError(status, 'malformed header line');
+    for (let k = i; k < colon; k++) { const c = head.charCodeAt(k); if (c > 127 || !TCHAR[c]) throw new WireError(status, 'malformed header name'); }
+    if (INTERESTING[head.charCodeAt(i) | 32]) {
+      const name = head.slice(i, colon).toLowerCase();
+      const value = head.slice(colon + 1, e).trim();
       see(name, value);
       if (name === 'connection') for (const t of value.toLowerCase().split(',')) { const x = t.trim(); if (x && x !== 'close' && x !== 'keep-alive' && x !== 'upgrade') (listed ??= []).push(x); }
-      if (drop.has(name)) continue;
+      if (drop.has(name)) { kept += head.slice(run, i); run = e + 2; }
     }
-    kept += `${line}\r\n`;
+    i = e + 2;
   }
+  if (run < n) kept += `${head.slice(run)}\r\n`;
   if (listed) {
     // rare: drop the headers the sender named in Connection
     kept = '';
-    for (let i = 1; i < lines.length; i++) {
-      const name = lines[i]!.slice(0, lines[i]!.indexOf(':')).toLowerCase();
-      if (!drop.has(name) && !listed.includes(name)) kept += `${lines[i]}\r\n`;
+    for (const line of head.slice(from).split('\r\n')) {
+      const name = line.slice(0, line.indexOf(':')).toLowerCase();
+      if (!drop.has(name) && !listed.includes(name)) kept += `${line}\r\n`;
     }
   }
   return kept;
 }
 
+/** The first line of a head and where its header lines start. */
+function firstLine(head: string): [string, number] {
+  const e = head.indexOf('\r\n');
+  return e < 0 ? [head, head.length] : [head.slice(0, e), e + 2];
+}
+
+let lastKeepAlive = '';
+let lastKeepAliveMs = 0;
+
 /** Parses a request head (without the final CRLFCRLF). Throws WireError(400). */
 export function parseRequestHead(head: string): RequestHead {
-  const lines = head.split('\r\n');
-  const m = REQUEST_LINE.exec(lines[0]!);
+  const [line, from] = firstLine(head);
+  const m = REQUEST_LINE.exec(line);
   if (!m) throw new WireError(400, 'malformed request line');
   let host = '';
   let hosts = 0;
@@ -112,7 +134,7 @@ export function parseRequestHead(head: string): RequestHead {
   let conn = '';
   let xff = '';
   let upgrade = '';
-  const kept = walk(lines, REQUEST_DROP, (name, value) => {
+  const kept = walk(head, from, REQUEST_DROP, (name, value) => {
     switch (name) {
       case 'host': host = value; hosts++; break;
       case 'transfer-encoding': te = te ? `${te}, ${value}` : value; break;
@@ -135,14 +157,14 @@ export function parseRequestHead(head: string): RequestHead {
 
 /** Parses a response head. Throws WireError(502). */
 export function parseResponseHead(head: string, method: string): ResponseHead {
-  const lines = head.split('\r\n');
-  const m = STATUS_LINE.exec(lines[0]!);
+  const [line, from] = firstLine(head);
+  const m = STATUS_LINE.exec(line);
   if (!m) throw new WireError(502, 'malformed status line');
   let te = '';
   let cl = '';
   let conn = '';
   let ka = '';
-  const kept = walk(lines, RESPONSE_DROP, (name, value) => {
+  const kept = walk(head, from, RESPONSE_DROP, (name, value) => {
     switch (name) {
       case 'transfer-encoding': te = te ? `${te}, ${value}` : value; break;
       case 'content-length': cl = cl ? `${cl},${value}` : value; break;
@@ -155,11 +177,15 @@ export function parseResponseHead(head: string, method: string): ResponseHead {
   const bodyless = method === 'HEAD' || status < 200 || status === 204 || status === 304;
   const f = bodyless ? { framing: Framing.None, length: 0 } : framingOf(te, cl, false);
   const c = conn.toLowerCase();
-  const t = ka ? /timeout=(\d+)/i.exec(ka) : null;
+  if (ka && ka !== lastKeepAlive) {
+    const t = /timeout=(\d+)/i.exec(ka);
+    lastKeepAlive = ka;
+    lastKeepAliveMs = t ? Number(t[1]) * 1000 : 0;
+  }
   return {
     status, reason: m[3] ?? '', kept, framing: f.framing, length: f.length, minor,
     close: f.framing === Framing.Close || (minor === 0 ? !/\bkeep-alive\b/.test(c) : /\bclose\b/.test(c)),
-    keepAliveMs: t ? Number(t[1]) * 1000 : 0,
+    keepAliveMs: ka ? lastKeepAliveMs : 0,
   };
 }
 
