@@ -287,13 +287,30 @@ export class IdentityService {
     if (r.changes === 0) throw notFound('token', tokenId);
   }
 
+  /**
+   * Secrets already checked against a cached token row: hashing every
+   * request's secret cost as much as the rest of authentication. The memo
+   * lives as long as the cached row (≤ the cache's TTL, and every identity
+   * write drops it); a Set lookup reveals nothing of the secret by its timing.
+   */
+  private readonly verified = new WeakMap<object, Set<string>>();
+
+  private secretMatches(row: { secret_hash: string }, secret: string): boolean {
+    const known = this.verified.get(row);
+    if (known?.has(secret)) return true;
+    if (row.secret_hash !== sha256(secret)) return false;
+    if (known) known.add(secret);
+    else this.verified.set(row, new Set([secret]));
+    return true;
+  }
+
   /** Bearer token → principal; a revoked or expired token is refused at once. */
   async authenticate(bearer: string): Promise<Principal> {
     const m = /^yun_([0-9a-v]{12})_([A-Za-z0-9_-]{32})$/.exec(bearer);
     if (!m) throw new YunError('Unauthenticated', 'malformed token');
     const row = await this.cache.get(`t:${m[1]}`, () => this.store.get<{ user_id: string; secret_hash: string; expires_at: string | null; revoked_at: string | null; project_id: string | null; name: string; is_admin: number }>(
       'SELECT t.user_id, t.secret_hash, t.expires_at, t.revoked_at, t.project_id, u.name, u.is_admin FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ?', [m[1]!]));
-    if (!row || row.secret_hash !== sha256(m[2]!)) throw new YunError('Unauthenticated', 'invalid token');
+    if (!row || !this.secretMatches(row, m[2]!)) throw new YunError('Unauthenticated', 'invalid token');
     if (row.revoked_at || (row.expires_at && row.expires_at <= now())) throw new YunError('TokenExpired', 'token expired or revoked');
     return { userId: row.user_id, userName: row.name, isAdmin: Boolean(Number(row.is_admin)), tokenId: m[1], boundProjectId: row.project_id ?? undefined };
   }
