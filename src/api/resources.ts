@@ -9,6 +9,7 @@ import { parseSelector, validateLabels } from '../store/selector.ts';
 import type { Sql } from '../store/types.ts';
 import type { ApiContext } from './context.ts';
 import { withIdempotency } from './idempotency.ts';
+import { ListCache } from './list-cache.ts';
 
 export interface ResourceCallContext {
   q: Sql;
@@ -96,14 +97,19 @@ export function registerResource<S, St extends ResourceStatus = ResourceStatus>(
   const call = (q: Sql, scope: Scope, req: FastifyRequest): ResourceCallContext => ({ q, scope, principal: req.principal!, resources: new Resources(q) });
   const Res = ResourceSchema(def.spec);
 
-  app.get(base, { schema: { summary: `List ${def.plural}`, tags: [def.service], querystring: ListQuery } }, async (req) => {
+  const lists = ListCache.forStore(ctx.store);
+  app.get(base, { schema: { summary: `List ${def.plural}`, tags: [def.service], querystring: ListQuery } }, async (req, reply) => {
     const qs = req.query as { labelSelector?: string; limit?: number; cursor?: string; allProjects?: boolean };
     const { scope, project } = await authorize(req, 'List', '*');
     const all = qs.allProjects && scope.role === 'system-admin' && !def.global;
-    const page = await new Resources(ctx.store).list<S, St>(def.kind, all ? undefined : project, {
-      selector: parseSelector(qs.labelSelector), limit: qs.limit, cursor: qs.cursor,
-    });
-    return { items: page.items, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
+    const selector = parseSelector(qs.labelSelector);
+    const build = async () => {
+      const page = await new Resources(ctx.store).list<S, St>(def.kind, all ? undefined : project, { selector, limit: qs.limit, cursor: qs.cursor });
+      return { items: page.items, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
+    };
+    if (!lists) return build();
+    const key = JSON.stringify([def.kind, all ? null : project, qs.labelSelector ?? '', qs.limit ?? null, qs.cursor ?? '']);
+    return reply.type('application/json; charset=utf-8').send(await lists.json(key, build));
   });
 
   app.get(`${base}/:name`, { schema: { summary: `Show a ${def.kind}`, tags: [def.service], params: NameParams, querystring: ProjectQuery, response: { 200: Res } } }, async (req, reply) => {
