@@ -45,7 +45,10 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
   app.setNotFoundHandler((req, reply) => sendProblem(req, reply, new YunError('NotFound', `no route ${req.method} ${req.url.split('?')[0]}`)));
   const openapi = new OpenApiCollector();
   app.addHook('onRoute', (r) => openapi.add(r));
-  app.addHook('onSend', async (req, reply) => { void reply.header('x-request-id', req.id); });
+  app.addHook('onSend', (req, reply, payload, done) => {
+    void reply.header('x-request-id', req.id);
+    done(null, payload);
+  });
 
   app.decorateRequest('principal', undefined);
   app.decorateRequest('scope', function (this: { _scope?: Promise<Scope> }) { throw new Error('scope() before authentication'); } as never);

@@ -10,10 +10,14 @@ export class ShortCache {
 
   constructor(private readonly ttlMs = 1000, private readonly max = 10_000, private readonly now = () => Date.now()) {}
 
-  async get<T>(key: string, load: () => Promise<T | undefined>): Promise<T | undefined> {
+  get<T>(key: string, load: () => Promise<T | undefined>): Promise<T | undefined> {
     const t = this.now();
     const hit = this.map.get(key);
-    if (hit && t - hit.at < this.ttlMs) return hit.value as Promise<T | undefined>;
+    if (hit && t - hit.at < this.ttlMs) return hit.value as Promise<T | undefined>; // no async wrapper: a hit costs no extra promise
+    return this.miss(key, load, t);
+  }
+
+  private async miss<T>(key: string, load: () => Promise<T | undefined>, t: number): Promise<T | undefined> {
     const gen = this.generation;
     const value = load();
     if (this.map.size >= this.max) this.map.clear();
