@@ -34,8 +34,8 @@ const connections = opt('connections', 32);
 
 interface Figures { rps: number; p50: number; p99: number; errors: number }
 
-async function cannon(url: string, host?: string): Promise<Figures> {
-  const r = await run(process.execPath, [join(process.cwd(), 'node_modules/autocannon/autocannon.js'), '-j', '-c', String(connections), '-d', String(duration), ...(host ? ['-H', `host=${host}`] : []), url], { timeoutMs: (duration + 30) * 1000 });
+async function cannon(url: string, host?: string, seconds = duration): Promise<Figures> {
+  const r = await run(process.execPath, [join(process.cwd(), 'node_modules/autocannon/autocannon.js'), '-j', '-c', String(connections), '-d', String(seconds), ...(host ? ['-H', `host=${host}`] : []), url], { timeoutMs: (seconds + 30) * 1000 });
   const j = JSON.parse(r.stdout) as { requests: { average: number }; latency: { p50: number; p99: number }; errors: number; non2xx: number };
   return { rps: j.requests.average, p50: j.latency.p50, p99: j.latency.p99, errors: j.errors + j.non2xx };
 }
@@ -73,6 +73,9 @@ async function main() {
       const direct: Figures[] = [];
       const routed: Figures[] = [];
       const addr = await replicaAddr();
+      // 1 s warm-up per path (JIT, keep-alive pools), as the network bench does
+      await cannon(`http://${addr}/`, undefined, 1);
+      await cannon(`http://127.0.0.1:${port}/`, host, 1);
       for (let i = 0; i < rounds; i++) {
         direct.push(await cannon(`http://${addr}/`));
         routed.push(await cannon(`http://127.0.0.1:${port}/`, host));
