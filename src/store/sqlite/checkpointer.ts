@@ -3,12 +3,14 @@
  * runs inside whichever COMMIT crosses the threshold and fsyncs the
  * database there, stalling every request for tens of milliseconds. The
  * store turns it off and asks this worker thread, which holds its own
- * connection, to checkpoint instead: a PASSIVE pass copies committed frames
- * into the database file and fsyncs without taking the write lock, so
- * commits go on meanwhile; a RESTART pass then copies the few frames they
- * appended, holding the write lock briefly (the store's writers meet
- * SQLITE_BUSY and retry asynchronously, reads go on), so the next write
- * starts the WAL over from its beginning.
+ * connection, to checkpoint instead: PASSIVE passes copy committed frames
+ * into the database file and fsync without ever taking the write lock, so
+ * commits go on meanwhile; once a pass has caught up with them (any pause
+ * in the writes, even a few milliseconds), the store's next write starts
+ * the WAL over from its beginning. Only a WAL that still
+ * outgrows WAL_HARD_BYTES (writes faster than the copying, for long) gets
+ * a RESTART, which holds the write lock while it finishes (the store's
+ * writers meet SQLITE_BUSY and retry asynchronously; reads go on).
  * A checkpoint only moves data that is already committed to the WAL, so
  * durability is unchanged.
  */
@@ -16,8 +18,15 @@ import { statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 
-/** Checkpoint once the WAL holds this much (SQLite's own default is 1000 pages, ~4 MiB). */
-const WAL_BYTES = 4 << 20;
+/**
+ * Checkpoint once the WAL holds more than this (SQLite's own default is 1000
+ * pages, ~4 MiB). The store sets journal_size_limit to the same figure, so a
+ * WAL that started over is cut back to it and the file's size tells how much
+ * was written since.
+ */
+export const WAL_BYTES = 4 << 20;
+/** Past this, a checkpoint that waits for the write lock (RESTART) so the WAL cannot grow without bound. */
+const WAL_HARD_BYTES = 64 << 20;
 /** How many write commits between looks at the WAL's size. */
 const CHECK_EVERY = 32;
 
@@ -27,15 +36,26 @@ const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const db = new Database(workerData.path, { fileMustExist: true });
 db.pragma('busy_timeout = 1000');
+const nap = new Int32Array(new SharedArrayBuffer(4));
 parentPort.on('message', (m) => {
   if (m === 'close') { db.close(); parentPort.close(); return; }
-  let ok = true;
+  let ok = false;
   try {
-    // PASSIVE copies the bulk while commits go on; RESTART then copies what
-    // they appended meanwhile and, holding the write lock for only that
-    // long, makes the next write start the WAL over.
-    db.pragma('wal_checkpoint(PASSIVE)');
-    ok = db.pragma('wal_checkpoint(RESTART)')[0].busy === 0;
+    if (m === 'restart') {
+      ok = db.pragma('wal_checkpoint(RESTART)')[0].busy === 0;
+    } else {
+      // Each pass copies what the commits appended during the one before;
+      // done once a pass finds everything copied and nothing new since the
+      // last, so the WAL is wholly in the database file when writes pause.
+      let prev = -1;
+      for (let pass = 0; pass < 100 && !ok; pass++) {
+        const r = db.pragma('wal_checkpoint(PASSIVE)')[0];
+        if (r.busy !== 0) break;
+        ok = r.log === r.checkpointed && r.log === prev;
+        prev = r.log;
+        if (!ok) Atomics.wait(nap, 0, 0, 2);
+      }
+    }
   } catch { ok = false; }
   parentPort.postMessage(ok);
 });
@@ -64,9 +84,9 @@ export class Checkpointer {
     } catch {
       return;
     }
-    if (size < WAL_BYTES) return;
+    if (size <= WAL_BYTES) return;
     this.#busy = true;
-    this.#start().postMessage('checkpoint');
+    this.#start().postMessage(size > WAL_HARD_BYTES ? 'restart' : 'passive');
   }
 
   async close(): Promise<void> {

@@ -29,7 +29,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Migration, Row, Sql, SqlValue, StateStore } from '../types.ts';
-import { Checkpointer } from './checkpointer.ts';
+import { Checkpointer, WAL_BYTES } from './checkpointer.ts';
 import { Mutex } from './mutex.ts';
 import { MIGRATIONS_TABLE_SQL, orderMigrations, scriptFor, transactionAborted } from './engine-common.ts';
 
@@ -95,6 +95,7 @@ export class SqliteStore implements StateStore {
       db.pragma('foreign_keys = ON');
       if (path !== ':memory:') {
         db.pragma('wal_autocheckpoint = 0'); // see checkpointer.ts
+        db.pragma(`journal_size_limit = ${WAL_BYTES}`);
         this.#checkpointer = new Checkpointer(path, () => {
           if (db.open) db.pragma('wal_autocheckpoint = 1000');
         });
