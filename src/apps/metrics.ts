@@ -32,7 +32,7 @@ export interface RouterMetrics {
 const RING = 4096;
 
 /** Counters plus a ring of the last RING request samples (no allocation per request). */
-class AppCounters {
+export class AppCounters {
   readonly at = new Float64Array(RING);
   readonly ms = new Float64Array(RING);
   readonly err = new Uint8Array(RING);
@@ -70,7 +70,8 @@ export class TrafficMeter implements RouterMetrics {
 
   private key(project: string, app: string) { return `${project}/${app}`; }
 
-  private counters(project: string, app: string): AppCounters {
+  /** One app's counters, for callers that keep them (the router, per route) and call record(). */
+  counters(project: string, app: string): AppCounters {
     const k = this.key(project, app);
     let c = this.apps.get(k);
     if (!c) { c = new AppCounters(); this.apps.set(k, c); }
@@ -84,9 +85,13 @@ export class TrafficMeter implements RouterMetrics {
     c.inFlight++;
     return (status: number) => {
       c.inFlight--;
-      const t1 = performance.now();
-      c.record(t1 - t0, status >= 500, this.now());
+      this.record(c, performance.now() - t0, status);
     };
+  }
+
+  /** One finished request of `c` (inFlight is the caller's to keep). */
+  record(c: AppCounters, ms: number, status: number): void {
+    c.record(ms, status >= 500, this.now());
   }
 
   traffic(project: string, app: string): AppTraffic {

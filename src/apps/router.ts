@@ -17,7 +17,7 @@
 import type { Server } from 'node:net';
 import type { Logger } from '../core/log.ts';
 import { type Exchange, UpstreamPool, createH1Proxy } from '../network/proxy/h1.ts';
-import { TrafficMeter } from './metrics.ts';
+import { type AppCounters, TrafficMeter } from './metrics.ts';
 
 export interface Backend { id: string; host: string; port: number }
 
@@ -40,7 +40,14 @@ const RETRYABLE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export const appHost = (app: string, projectName: string, base = 'apps.localhost') => `${app}.${projectName}.${base}`;
 
-interface Entry { route: AppRoute; pools: Map<string, UpstreamPool>; next: number }
+interface Entry {
+  route: AppRoute;
+  /** Connection pools by host:port, and the pool of each of route.backends (same order). */
+  pools: Map<string, UpstreamPool>;
+  targets: UpstreamPool[];
+  counters: AppCounters;
+  next: number;
+}
 
 const poolKey = (b: Backend) => `${b.host}:${b.port}`;
 /** Host header → entry lookups remembered (cleared on every route change). */
@@ -71,21 +78,30 @@ export class AppRouter {
   setRoute(key: string, route: AppRoute): void {
     let e = this.byKey.get(key);
     if (!e) {
-      e = { route, pools: new Map(), next: 0 };
+      e = { route, pools: new Map(), targets: [], counters: this.metrics.counters(route.project, route.app), next: 0 };
       this.byKey.set(key, e);
     }
-    for (const h of e.route.hosts) if (this.byHost.get(h) === e) this.byHost.delete(h);
+    for (const h of e.route.hosts) if (this.byHost.get(h.toLowerCase()) === e) this.byHost.delete(h.toLowerCase());
     e.route = route;
+    e.counters = this.metrics.counters(route.project, route.app);
     for (const h of route.hosts) this.byHost.set(h.toLowerCase(), e);
     const keep = new Set(route.backends.map(poolKey));
     for (const [k, p] of e.pools) if (!keep.has(k)) { p.close(); e.pools.delete(k); }
+    const timeoutMs = this.o.requestTimeoutMs ?? 60_000;
+    const pools = e.pools;
+    e.targets = route.backends.map((b) => {
+      const k = poolKey(b);
+      let p = pools.get(k);
+      if (!p) { p = new UpstreamPool(b.host, b.port, timeoutMs); pools.set(k, p); }
+      return p;
+    });
     this.hostCache.clear();
   }
 
   removeRoute(key: string): void {
     const e = this.byKey.get(key);
     if (!e) return;
-    for (const h of e.route.hosts) if (this.byHost.get(h) === e) this.byHost.delete(h);
+    for (const h of e.route.hosts) if (this.byHost.get(h.toLowerCase()) === e) this.byHost.delete(h.toLowerCase());
     this.byKey.delete(key);
     for (const p of e.pools.values()) p.close();
     e.pools.clear();
@@ -135,21 +151,14 @@ export class AppRouter {
     return e;
   }
 
-  private pick(e: Entry, exclude: string[] | null): Backend | undefined {
-    const bs = exclude ? e.route.backends.filter((b) => !exclude.includes(b.id)) : e.route.backends;
-    if (!bs.length) return undefined;
+  /** Round robin over the backends not yet tried: an index into e.route.backends, or -1. */
+  private pick(e: Entry, exclude: string[] | null): number {
+    const bs = e.route.backends;
     e.next = (e.next + 1) % 1_000_000;
-    return bs[e.next % bs.length];
-  }
-
-  private pool(e: Entry, b: Backend): UpstreamPool {
-    const k = poolKey(b);
-    let p = e.pools.get(k);
-    if (!p) {
-      p = new UpstreamPool(b.host, b.port, this.o.requestTimeoutMs ?? 60_000);
-      e.pools.set(k, p);
-    }
-    return p;
+    if (!exclude) return bs.length ? e.next % bs.length : -1;
+    const left: number[] = [];
+    for (let i = 0; i < bs.length; i++) if (!exclude.includes(bs[i]!.id)) left.push(i);
+    return left.length ? left[e.next % left.length]! : -1;
   }
 
   private handle(ex: Exchange): void {
@@ -159,13 +168,20 @@ export class AppRouter {
       return;
     }
     if (ex.upgrade) { this.upgrade(ex, e); return; }
-    const done = this.metrics.begin(e.route.project, e.route.app);
+    const c = e.counters;
+    const t0 = performance.now();
+    c.inFlight++;
+    const done = (status: number) => {
+      c.inFlight--;
+      this.metrics.record(c, performance.now() - t0, status);
+    };
     const retry = RETRYABLE.has(ex.method) && !ex.hasBody;
     let tried: string[] | null = null;
     let holdUntil = 0;
     const attempt = (): void => {
       if (ex.aborted) { done(499); return; }
-      const b = this.pick(e, tried);
+      const i = this.pick(e, tried);
+      const b = i >= 0 ? e.route.backends[i] : undefined;
       if (!b && !tried && e.route.holdMs) {
         holdUntil ||= Date.now() + e.route.holdMs;
         if (Date.now() < holdUntil) { setTimeout(attempt, 50); return; }
@@ -177,7 +193,7 @@ export class AppRouter {
       }
       (tried ??= []).push(b.id);
       this.inflight.set(b.id, (this.inflight.get(b.id) ?? 0) + 1);
-      ex.forward(this.pool(e, b), (status, err) => {
+      ex.forward(e.targets[i]!, (status, err) => {
         const n = (this.inflight.get(b.id) ?? 1) - 1;
         if (n <= 0) this.inflight.delete(b.id); else this.inflight.set(b.id, n);
         if (!err) { done(status); return; }
@@ -195,8 +211,8 @@ export class AppRouter {
 
   /** WebSocket and other upgrades: spliced to one replica on a fresh connection. */
   private upgrade(ex: Exchange, e: Entry): void {
-    const b = this.pick(e, null);
-    if (!b) { ex.reply(503, `app '${e.route.app}' has no ready replica\n`, { close: true }); return; }
-    ex.forward(this.pool(e, b), () => undefined);
+    const i = this.pick(e, null);
+    if (i < 0) { ex.reply(503, `app '${e.route.app}' has no ready replica\n`, { close: true }); return; }
+    ex.forward(e.targets[i]!, () => undefined);
   }
 }
