@@ -57,7 +57,8 @@ export class Authorizer {
 
   async decide(p: Principal, scope: Scope, action: string, resource: string, ctx: ConditionContext = {}): Promise<Decision> {
     const docs = scope.role === 'system-admin' ? [] : await this.identity.policiesFor(p.userId, scope.project.id);
-    const fromPolicies = evaluatePolicies(docs, action, resource, {
+    // No policies (the common case) decide nothing: skip building their condition context.
+    const fromPolicies = docs.length === 0 ? 'implicit-deny' : evaluatePolicies(docs, action, resource, {
       'yun:username': p.userName, 'yun:project': scope.project.name, 'yun:CurrentTime': new Date().toISOString(), ...ctx,
     });
     if (fromPolicies === 'deny') return 'deny';

@@ -71,6 +71,7 @@ export class SqliteStore implements StateStore {
   readonly #mutex = new Mutex();
   readonly #als = new AsyncLocalStorage<TxFrame>();
   readonly #cache = new Map<string, Statement>();
+  readonly #controls = new Map<string, Statement>();
   readonly #cacheSize: number;
   readonly #busyTimeoutMs: number;
   /** Transactions waiting for the group-commit loop. */
@@ -170,7 +171,7 @@ export class SqliteStore implements StateStore {
 
   async #commitBatch(): Promise<void> {
     try {
-      await this.#retryBusy(() => this.#db.exec('BEGIN IMMEDIATE'));
+      await this.#retryBusy(() => this.#control('BEGIN IMMEDIATE'));
     } catch (err) {
       this.#queue.shift()?.reject(err); // as before: the transaction that could not begin fails
       return;
@@ -182,18 +183,18 @@ export class SqliteStore implements StateStore {
       while (this.#queue.length > 0 && done.length < BATCH_MAX && lost === undefined && Date.now() - started <= BATCH_MS) {
         const p = this.#queue.shift()!;
         const frame: TxFrame = { done: false };
-        this.#db.exec('SAVEPOINT yun_tx');
+        this.#control('SAVEPOINT yun_tx');
         try {
           const result = await p.run(frame);
           if (frame.failed !== undefined) throw frame.failed;
           frame.done = true;
-          this.#db.exec('RELEASE yun_tx');
+          this.#control('RELEASE yun_tx');
           done.push({ p, result });
         } catch (err) {
           frame.done = true;
           if (this.#db.inTransaction) {
-            this.#db.exec('ROLLBACK TO yun_tx');
-            this.#db.exec('RELEASE yun_tx');
+            this.#control('ROLLBACK TO yun_tx');
+            this.#control('RELEASE yun_tx');
           } else {
             lost = err; // e.g. SQLITE_FULL/IOERR roll back everything
           }
@@ -207,7 +208,7 @@ export class SqliteStore implements StateStore {
     }
     try {
       if (lost !== undefined) throw transactionLost(lost);
-      this.#db.exec('COMMIT');
+      this.#control('COMMIT');
       this.#checkpointer?.wrote();
     } catch (err) {
       if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
@@ -247,6 +248,7 @@ export class SqliteStore implements StateStore {
       await this.#checkpointer?.close();
       if (this.#db.open) this.#db.close();
       this.#cache.clear();
+      this.#controls.clear();
     } finally {
       release();
     }
@@ -318,6 +320,13 @@ export class SqliteStore implements StateStore {
 
   #run(sql: string, params: readonly SqlValue[]): { changes: number } {
     return { changes: this.#prepare(sql).run(bindable(params)).changes };
+  }
+
+  /** Transaction-control statements, prepared once (the group commit runs two per transaction). */
+  #control(sql: string): void {
+    let stmt = this.#controls.get(sql);
+    if (!stmt) this.#controls.set(sql, (stmt = this.#db.prepare(sql)));
+    stmt.run();
   }
 
   #prepare(sql: string): Statement {
