@@ -247,6 +247,35 @@ describe('integrity and encryption', () => {
     assert.ok(fine.body.equals(data.subarray(0, 100)));
   });
 
+  test('small objects live in their metadata row: no blob file, a flipped bit is an error, SSE bytes are not plaintext', async () => {
+    const store = srv.svc.engine.ctx.store;
+    const blobFiles = () => readdirSync(join(srv.dir, 'objects', 'blobs')).flatMap((s) => readdirSync(join(srv.dir, 'objects', 'blobs', s)));
+    const before = blobFiles().length;
+    const data = randomBytes(5000);
+    assert.equal((await signed(A, 'PUT', url('/proto/inline'), { body: data }).send()).status, 200);
+    const secret = Buffer.from('inline-secret-'.repeat(100));
+    assert.equal((await signed(A, 'PUT', url('/proto/inline-sse'), { body: secret, headers: { 'x-amz-server-side-encryption': 'AES256' } }).send()).status, 200);
+    assert.equal(blobFiles().length, before, 'no blob file for small objects');
+    const sse = await store.get<{ inline_data: Buffer }>('SELECT inline_data FROM objects_versions WHERE bucket = ? AND key = ?', ['proto', 'inline-sse']);
+    assert.ok(sse && !sse.inline_data.includes(Buffer.from('inline-secret-')), 'SSE-S3 inline bytes are ciphertext');
+    const g = await signed(A, 'GET', url('/proto/inline-sse'), { headers: { range: 'bytes=14-27' } }).send();
+    assert.equal(g.status, 206);
+    assert.equal(g.text, 'inline-secret-');
+    const row = await store.get<{ inline_data: Buffer }>('SELECT inline_data FROM objects_versions WHERE bucket = ? AND key = ?', ['proto', 'inline']);
+    assert.ok(row && row.inline_data.length > data.length && row.inline_data.subarray(0, 64).equals(data.subarray(0, 64)));
+    const flipped = Buffer.from(row.inline_data);
+    flipped[3000] ^= 0x10;
+    await store.run('UPDATE objects_versions SET inline_data = ? WHERE bucket = ? AND key = ?', [flipped, 'proto', 'inline']);
+    for (const headers of [{}, { range: 'bytes=10-20' }] as Record<string, string>[]) {
+      const r = await signed(A, 'GET', url('/proto/inline'), { headers }).send();
+      assert.equal(r.status, 500);
+      assert.equal(errorCode(r), 'InternalError');
+    }
+    const ok = await signed(A, 'PUT', url('/proto/inline'), { body: data }).send();
+    assert.equal(ok.status, 200, 'overwrite replaces the damaged row');
+    assert.ok((await signed(A, 'GET', url('/proto/inline')).send()).body.equals(data));
+  });
+
   test('SSE-S3 round trip with ranges; bytes on disk are not plaintext', async () => {
     const data = Buffer.from('secret-'.repeat(40_000));
     const put = await signed(A, 'PUT', url('/proto/sse-s3'), { body: data, headers: { 'x-amz-server-side-encryption': 'AES256' } }).send();

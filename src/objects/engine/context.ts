@@ -47,9 +47,11 @@ export function rowToBucket(r: Record<string, unknown>): Bucket {
 }
 
 export const VERSION_COLS = 'bucket, key, version_id, seq, latest, delete_marker, size, etag, mtime_ms, blobs, meta, tags, acl, owner_id';
+/** VERSION_COLS plus the inline blob bytes (single-version reads that may serve the body; listings leave it out). */
+export const VERSION_COLS_DATA = `${VERSION_COLS}, inline_data`;
 
 export function rowToVersion(r: Record<string, unknown>): ObjectVersion {
-  return {
+  const v: ObjectVersion = {
     bucket: r.bucket as string,
     key: r.key as string,
     versionId: r.version_id as string,
@@ -65,11 +67,15 @@ export function rowToVersion(r: Record<string, unknown>): ObjectVersion {
     acl: r.acl as ObjectVersion['acl'],
     ownerId: r.owner_id as string,
   };
+  const data = r.inline_data;
+  if (data instanceof Uint8Array) v.inlineData = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return v;
 }
 
+/** Parameters for `INSERT … (VERSION_COLS_DATA)`: 15 values. */
 export function versionParams(v: ObjectVersion) {
   return [v.bucket, v.key, v.versionId, v.seq, v.latest ? 1 : 0, v.deleteMarker ? 1 : 0, v.size, v.etag, v.mtimeMs,
-    JSON.stringify(v.blobs), JSON.stringify(v.meta), JSON.stringify(v.tags), v.acl, v.ownerId];
+    JSON.stringify(v.blobs), JSON.stringify(v.meta), JSON.stringify(v.tags), v.acl, v.ownerId, v.inlineData ?? null];
 }
 
 /** Compares strings by their UTF-8 bytes (S3 listing order). */

@@ -61,4 +61,6 @@ CREATE TABLE objects_gc (
 
 export const objectsMigrations: Migration[] = [
   { service: 'objects', version: 1, up: { sqlite: schema(''), postgres: schema(' COLLATE "C"') } },
+  // Encoded bytes of small objects stored in their version row (BlobDesc.inline); NULL otherwise.
+  { service: 'objects', version: 2, up: { sqlite: 'ALTER TABLE objects_versions ADD COLUMN inline_data BLOB', postgres: 'ALTER TABLE objects_versions ADD COLUMN inline_data BYTEA' } },
 ];

@@ -2,8 +2,9 @@
 import { S3Error } from '../s3/errors.ts';
 import { BlobCorrupt, decodeRange } from './blobcodec.ts';
 import type { ChecksumAlgorithm } from './checksums.ts';
-import { type EngineCtx, rowToVersion, VERSION_COLS } from './context.ts';
-import { type CommitConds, commitVersion, writeBlob } from './write.ts';
+import type { BlobReader } from '../backends/types.ts';
+import { type EngineCtx, rowToVersion, VERSION_COLS, VERSION_COLS_DATA } from './context.ts';
+import { type CommitConds, commitVersion, INLINE_MAX, queueBlobDeletes, writeBlob } from './write.ts';
 import { randomToken } from '../../core/ids.ts';
 import type { BlobDesc, CannedAcl, ObjectMeta, ObjectVersion, Principal, SseRequest, Tag } from './types.ts';
 
@@ -44,7 +45,7 @@ export async function putObject(ctx: EngineCtx, i: PutInput): Promise<ObjectVers
 }
 
 async function putAndCommit(ctx: EngineCtx, i: PutInput): Promise<ObjectVersion> {
-  const w = await writeBlob(ctx, i.body, { sse: i.sse, checksumAlgorithm: i.checksumAlgorithm, expectedSize: i.expectedSize, maxSize: 5 * 1024 ** 3 });
+  const w = await writeBlob(ctx, i.body, { sse: i.sse, checksumAlgorithm: i.checksumAlgorithm, expectedSize: i.expectedSize, maxSize: 5 * 1024 ** 3, inlineMax: INLINE_MAX });
   try {
     if (i.contentMd5 !== undefined && w.md5.toString('base64') !== i.contentMd5) throw new S3Error('BadDigest', undefined, { ExpectedDigest: i.contentMd5, CalculatedDigest: w.md5.toString('base64') });
     const meta: ObjectMeta = { ...i.meta };
@@ -58,10 +59,11 @@ async function putAndCommit(ctx: EngineCtx, i: PutInput): Promise<ObjectVersion>
     const v: ObjectVersion = {
       bucket: i.bucket, key: i.key, versionId: '', seq: ctx.nextSeq(), latest: true, deleteMarker: false, size: w.size,
       etag: `"${w.md5.toString('hex')}"`, mtimeMs: ctx.now(), blobs: [w.desc], meta, tags: i.tags ?? [], acl: i.acl ?? 'private', ownerId: i.owner.userId,
+      ...(w.inline ? { inlineData: w.inline } : {}),
     };
     return await commitVersion(ctx, v, i.conds);
   } catch (e) {
-    await ctx.backend.delete(w.desc.id).catch(() => undefined);
+    if (!w.inline) await ctx.backend.delete(w.desc.id).catch(() => undefined);
     throw e;
   }
 }
@@ -81,7 +83,7 @@ const VERSION_ID_RE = /^(null|[0-9a-v]{32})$/;
 export async function getVersion(ctx: EngineCtx, bucket: string, key: string, versionId?: string, opts: { allowDeleteMarker?: boolean } = {}): Promise<ObjectVersion> {
   if (versionId !== undefined) {
     if (!VERSION_ID_RE.test(versionId)) throw new S3Error('InvalidArgument', 'Invalid version id specified', { ArgumentName: 'versionId', ArgumentValue: versionId });
-    const r = await ctx.store.get(`SELECT ${VERSION_COLS} FROM objects_versions WHERE bucket = ? AND key = ? AND version_id = ?`, [bucket, key, versionId]);
+    const r = await ctx.store.get(`SELECT ${VERSION_COLS_DATA} FROM objects_versions WHERE bucket = ? AND key = ? AND version_id = ?`, [bucket, key, versionId]);
     if (!r) throw new S3Error('NoSuchVersion', undefined, { Key: key, VersionId: versionId });
     const v = rowToVersion(r);
     if (v.deleteMarker && !opts.allowDeleteMarker) {
@@ -89,7 +91,7 @@ export async function getVersion(ctx: EngineCtx, bucket: string, key: string, ve
     }
     return v;
   }
-  const r = await ctx.store.get(`SELECT ${VERSION_COLS} FROM objects_versions WHERE bucket = ? AND key = ? AND latest = 1`, [bucket, key]);
+  const r = await ctx.store.get(`SELECT ${VERSION_COLS_DATA} FROM objects_versions WHERE bucket = ? AND key = ? AND latest = 1`, [bucket, key]);
   if (!r) throw new S3Error('NoSuchKey', undefined, { Key: key });
   const v = rowToVersion(r);
   if (v.deleteMarker && !opts.allowDeleteMarker) throw new S3Error('NoSuchKey', undefined, { Key: key }, { 'x-amz-delete-marker': 'true', 'x-amz-version-id': v.versionId });
@@ -105,7 +107,7 @@ export async function* readObject(ctx: EngineCtx, v: ObjectVersion, start: numbe
     base = bEnd;
     if (bEnd <= start || bStart >= end) continue;
     const cipher = d.sse ? ctx.keys.open(d.sse, customer) : undefined;
-    const reader = await ctx.backend.open(d.id).catch((e) => {
+    const reader = d.inline ? memoryReader(v.inlineData ?? await loadInline(ctx, v, d.id)) : await ctx.backend.open(d.id).catch((e) => {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new BlobCorrupt(`blob ${d.id} is missing`);
       throw e;
     });
@@ -115,6 +117,23 @@ export async function* readObject(ctx: EngineCtx, v: ObjectVersion, start: numbe
       await reader.close();
     }
   }
+}
+
+/** The inline blob of a version read without it (e.g. from a listing). */
+async function loadInline(ctx: EngineCtx, v: ObjectVersion, blobId: string): Promise<Buffer> {
+  const r = await ctx.store.get<{ inline_data: unknown }>('SELECT inline_data FROM objects_versions WHERE bucket = ? AND key = ? AND version_id = ?', [v.bucket, v.key, v.versionId]);
+  const data = r?.inline_data;
+  if (!(data instanceof Uint8Array)) throw new BlobCorrupt(`inline blob ${blobId} is missing`);
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** Reads an inline blob's encoded bytes like a backend file (decodeRange verifies them). */
+function memoryReader(data: Buffer): BlobReader {
+  return {
+    size: data.length,
+    read: async (position, length) => data.subarray(position, Math.min(data.length, position + length)),
+    close: async () => undefined,
+  };
 }
 
 /** Checks that a customer key (SSE-C) opens the version before any byte is sent. */
@@ -140,10 +159,7 @@ export async function deleteObject(ctx: EngineCtx, bucket: string, key: string, 
       const v = rowToVersion(r);
       await q.run('DELETE FROM objects_versions WHERE bucket = ? AND key = ? AND version_id = ?', [bucket, key, vid]);
       await q.run('UPDATE objects_buckets SET bytes = bytes - ?, objects = objects - 1 WHERE name = ?', [v.size, bucket]);
-      for (const d of v.blobs as BlobDesc[]) {
-        removed.push(d.id);
-        await q.run('INSERT INTO objects_gc (blob, queued_ms) VALUES (?, ?)', [d.id, ctx.now()]);
-      }
+      await queueBlobDeletes(ctx, q, v.blobs as BlobDesc[], removed);
       if (v.latest) {
         const next = await q.get<{ version_id: string }>('SELECT version_id FROM objects_versions WHERE bucket = ? AND key = ? ORDER BY seq DESC LIMIT 1', [bucket, key]);
         if (next) await q.run('UPDATE objects_versions SET latest = 1 WHERE bucket = ? AND key = ? AND version_id = ?', [bucket, key, next.version_id]);

@@ -55,7 +55,12 @@ export interface Bucket {
 export type BlobSse = { t: 'S3'; wk: string; iv: string } | { t: 'C'; salt: string; iv: string; check: string };
 
 /** One stored blob (a whole object, or one part of a multipart object). */
-export interface BlobDesc { id: string; size: number; sse?: BlobSse }
+/**
+ * One blob of a version. `inline` blobs (small single-blob PUTs) are not
+ * backend files: their encoded bytes (same format, CRC32s or GCM tags
+ * included) live in the version row's `inline_data` column.
+ */
+export interface BlobDesc { id: string; size: number; sse?: BlobSse; inline?: true }
 
 export interface StoredChecksum { algorithm: ChecksumAlgorithm; value: string; type: 'FULL_OBJECT' | 'COMPOSITE' }
 
@@ -91,6 +96,8 @@ export interface ObjectVersion {
   tags: Tag[];
   acl: CannedAcl;
   ownerId: string;
+  /** Encoded bytes of an inline blob, when the row was read with them (see BlobDesc.inline). */
+  inlineData?: Buffer;
 }
 
 export interface Principal {

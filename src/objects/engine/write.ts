@@ -2,7 +2,9 @@
  * The write path: stream a body into a new blob while hashing, make it
  * durable, then commit the object version in one metadata transaction.
  * Whatever fails, nothing half-written becomes visible: the blob is removed
- * and the previous version stays current.
+ * and the previous version stays current. Small bodies may be encoded in
+ * memory instead (`inlineMax`) and committed inside the version row, so the
+ * metadata commit is their only fsync.
  */
 import { createHash } from 'node:crypto';
 import { randomToken } from '../../core/ids.ts';
@@ -10,10 +12,12 @@ import { S3Error } from '../s3/errors.ts';
 import { BlobEncoder } from './blobcodec.ts';
 import { type ChecksumAlgorithm, createChecksum } from './checksums.ts';
 import type { Sql } from '../../store/types.ts';
-import { type EngineCtx, rowToVersion, VERSION_COLS, versionParams } from './context.ts';
+import { type EngineCtx, rowToVersion, VERSION_COLS, VERSION_COLS_DATA, versionParams } from './context.ts';
+import type { BlobWriter } from '../backends/types.ts';
 import type { BlobDesc, BucketConfig, ObjectVersion, SseRequest } from './types.ts';
 
-export interface WrittenBlob { desc: BlobDesc; md5: Buffer; size: number; checksum?: Buffer }
+/** `inline`: the encoded blob (same format as a backend blob) when it was kept in memory. */
+export interface WrittenBlob { desc: BlobDesc; md5: Buffer; size: number; checksum?: Buffer; inline?: Buffer }
 
 export interface WriteOpts {
   sse?: SseRequest;
@@ -22,10 +26,29 @@ export interface WriteOpts {
   maxSize?: number;
   /** Exact size the body must have (IncompleteBody otherwise). */
   expectedSize?: number;
+  /** Encode in memory (no backend blob) when `expectedSize` is known and at most this many bytes. */
+  inlineMax?: number;
+}
+
+/** Default `inlineMax` for PutObject: one blob segment. */
+export const INLINE_MAX = 64 * 1024;
+
+/** A writer that only collects the encoded bytes (for inline blobs). */
+function memoryWriter(): BlobWriter & { bytes(): Buffer } {
+  const parts: Buffer[] = [];
+  return {
+    id: randomToken(26),
+    async write(chunk) { parts.push(chunk); },
+    async commit() { /* committed with the version row */ },
+    async abort() { parts.length = 0; },
+    bytes: () => (parts.length === 1 ? Buffer.from(parts[0]!) : Buffer.concat(parts)),
+  };
 }
 
 export async function writeBlob(ctx: EngineCtx, source: AsyncIterable<Buffer>, opts: WriteOpts): Promise<WrittenBlob> {
-  const writer = await ctx.backend.create();
+  const inline = opts.inlineMax !== undefined && opts.expectedSize !== undefined && opts.expectedSize <= opts.inlineMax;
+  const mem = inline ? memoryWriter() : undefined;
+  const writer = mem ?? await ctx.backend.create();
   try {
     const sse = opts.sse ? ctx.keys.newBlob(opts.sse) : undefined;
     const enc = new BlobEncoder(writer, sse?.cipher);
@@ -36,6 +59,7 @@ export async function writeBlob(ctx: EngineCtx, source: AsyncIterable<Buffer>, o
     for await (const chunk of source) {
       size += chunk.length;
       if (size > max) throw new S3Error('EntityTooLarge');
+      if (opts.expectedSize !== undefined && size > opts.expectedSize) throw new S3Error('IncompleteBody');
       md5.update(chunk);
       ck?.update(chunk);
       await enc.write(chunk);
@@ -43,7 +67,8 @@ export async function writeBlob(ctx: EngineCtx, source: AsyncIterable<Buffer>, o
     if (opts.expectedSize !== undefined && size !== opts.expectedSize) throw new S3Error('IncompleteBody');
     await enc.finish();
     await writer.commit();
-    return { desc: { id: writer.id, size, ...(sse ? { sse: sse.sse } : {}) }, md5: md5.digest(), size, checksum: ck?.digest() };
+    const desc: BlobDesc = { id: writer.id, size, ...(sse ? { sse: sse.sse } : {}), ...(mem ? { inline: true as const } : {}) };
+    return { desc, md5: md5.digest(), size, checksum: ck?.digest(), ...(mem ? { inline: mem.bytes() } : {}) };
   } catch (e) {
     await writer.abort();
     throw e;
@@ -91,13 +116,22 @@ export async function applyVersion(ctx: EngineCtx, q: Sql, v: ObjectVersion, con
   v.versionId = versionId;
   if (old) {
     await q.run('DELETE FROM objects_versions WHERE bucket = ? AND key = ? AND version_id = ?', [v.bucket, v.key, 'null']);
-    for (const d of old) { removed.push(d.id); await q.run('INSERT INTO objects_gc (blob, queued_ms) VALUES (?, ?)', [d.id, ctx.now()]); }
+    await queueBlobDeletes(ctx, q, old, removed);
   }
   if (cur && !(old && cur.versionId === 'null')) await q.run('UPDATE objects_versions SET latest = 0 WHERE bucket = ? AND key = ? AND latest = 1', [v.bucket, v.key]);
   v.latest = true;
-  await q.run(`INSERT INTO objects_versions (${VERSION_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, versionParams(v));
+  await q.run(`INSERT INTO objects_versions (${VERSION_COLS_DATA}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, versionParams(v));
   await q.run('UPDATE objects_buckets SET bytes = bytes + ?, objects = objects + ? WHERE name = ?', [deltaBytes, deltaObjects, v.bucket]);
   return v;
+}
+
+/** Queues the backend blobs of an unlinked version for deletion (inline blobs go with their row). */
+export async function queueBlobDeletes(ctx: EngineCtx, q: Sql, blobs: readonly BlobDesc[], removed: string[]): Promise<void> {
+  for (const d of blobs) {
+    if (d.inline) continue;
+    removed.push(d.id);
+    await q.run('INSERT INTO objects_gc (blob, queued_ms) VALUES (?, ?)', [d.id, ctx.now()]);
+  }
 }
 
 interface Pending { v: ObjectVersion; conds: CommitConds; resolve(v: ObjectVersion): void; reject(e: unknown): void }
