@@ -18,10 +18,13 @@ export const sha256hex = (data: string | Buffer): string => createHash('sha256')
 const hmac = (key: Buffer | string, data: string): Buffer => createHmac('sha256', key).update(data, 'utf8').digest();
 
 const UNRESERVED = /[A-Za-z0-9\-._~]/;
+const PLAIN = /^[A-Za-z0-9\-._~]*$/;
+const PLAIN_PATH = /^[A-Za-z0-9\-._~/]*$/;
 const HEX = '0123456789ABCDEF';
 
 /** RFC 3986 encoding as SigV4 defines it: every byte except unreserved, `/` kept when `keepSlash`. */
 export function uriEncode(s: string, keepSlash: boolean): string {
+  if ((keepSlash ? PLAIN_PATH : PLAIN).test(s)) return s; // nothing to encode (most paths and query values)
   let out = '';
   for (const ch of s) {
     if ((ch.length === 1 && UNRESERVED.test(ch)) || (keepSlash && ch === '/')) { out += ch; continue; }

@@ -95,6 +95,12 @@ async function handle(c: S3Ctx, head: boolean) {
     throw e;
   }
   c.res.writeHead(status, { 'x-amz-request-id': c.requestId, 'x-amz-id-2': c.requestId, server: 'yun', ...h });
+  if (!first.done && first.value.length === length) {
+    // The whole body verified in one batch (small objects): headers and body leave in one write.
+    c.res.end(first.value);
+    await gen.return(undefined).catch(() => undefined);
+    return;
+  }
   try {
     let r = first;
     while (!r.done) {
