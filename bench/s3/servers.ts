@@ -2,11 +2,13 @@
  * Benchmark server processes: `yun` (the objects service, durable defaults,
  * SQLite file store), `yun-nofsync` (same without blob fsyncs, to show what
  * durability costs), `floor` (bare node:http + fs streaming the same bytes
- * to and from disk, no auth, no hashing, no fsync) and `s3rver` (npm).
+ * to and from disk with the least work that makes an acknowledged PUT
+ * survive a crash — temp file, fdatasync, rename, directory fsync — and no
+ * auth, hashing or metadata) and `s3rver` (npm).
  * argv: kind dir. Prints `READY <port>`.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdirSync, promises as fsp } from 'node:fs';
+import { constants, createReadStream, mkdirSync, promises as fsp } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -18,11 +20,24 @@ import { BENCH_KEY } from './client.ts';
 const [kind, dir] = [process.argv[2], process.argv[3]!];
 mkdirSync(dir, { recursive: true });
 
+/** Durable write: the body into a temp file, fdatasync, rename over the name, fsync the directory. */
+async function durablePut(req: AsyncIterable<Buffer>, path: string, tmp: string): Promise<void> {
+  const fh = await fsp.open(tmp, 'w');
+  try {
+    await pipeline(req, fh.createWriteStream({ autoClose: false }));
+    await fh.datasync();
+  } finally { await fh.close(); }
+  await fsp.rename(tmp, path);
+  const d = await fsp.open(dir, constants.O_RDONLY);
+  try { await d.sync(); } finally { await d.close(); }
+}
+
 async function floor(): Promise<number> {
+  let seq = 0;
   const server = createServer((req, res) => {
     const path = join(dir, createHash('sha1').update(req.url ?? '').digest('hex'));
     if (req.method === 'PUT') {
-      pipeline(req, createWriteStream(path)).then(() => { res.writeHead(200, { 'content-length': 0 }); res.end(); }, () => { res.writeHead(500); res.end(); });
+      durablePut(req, path, `${path}.${seq++}.tmp`).then(() => { res.writeHead(200, { 'content-length': 0 }); res.end(); }, () => { res.writeHead(500); res.end(); });
     } else if (req.method === 'GET') {
       fsp.stat(path).then((st) => {
         res.writeHead(200, { 'content-length': st.size });
