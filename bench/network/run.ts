@@ -6,6 +6,8 @@
  *   direct     host → instance address (bridge + security group chain)
  *   published  host 127.0.0.1:port → DNAT → instance
  *   lb-l7      host → Node L7 load balancer (in this process) → instance
+ *   lb-l4      the same through an L4 (TCP splice) listener: what any proxy
+ *              process costs on this machine, the floor under lb-l7
  * and it times security group changes (driver call, and until the new rule
  * is observed to let a connection through).
  *
@@ -82,18 +84,20 @@ async function main() {
     const st = await lb.ensure({
       id: 'bench-lb',
       pools: [{ id: 'p', algorithm: 'round_robin', members: [{ id: 'm', host: '10.251.0.10', port: 8080 }] }],
-      listeners: [{ id: 'l', protocol: 'http', host: '127.0.0.1', port: 0, defaultPool: 'p' }],
+      listeners: [{ id: 'l', protocol: 'http', host: '127.0.0.1', port: 0, defaultPool: 'p' }, { id: 't', protocol: 'tcp', host: '127.0.0.1', port: 0, defaultPool: 'p' }],
     });
 
     console.log(`network bench: ${connections} connections, ${rounds} interleaved rounds of ${duration}s per path (median round shown), cpus=${(await import('node:os')).cpus().length}`);
     // 1 s warm-up per path (JIT, conntrack, keep-alive pools), then the measured runs.
-    const lbUrl = `http://127.0.0.1:${st.listeners[0]!.port}/`;
-    for (const u of ['http://10.251.0.10:8080/', 'http://127.0.0.1:18990/', lbUrl]) await cannon(u, 1);
-    const samples: Record<'direct' | 'published' | 'lb', Figures[]> = { direct: [], published: [], lb: [] };
+    const lbUrl = `http://127.0.0.1:${st.listeners.find((l) => l.id === 'l')!.port}/`;
+    const l4Url = `http://127.0.0.1:${st.listeners.find((l) => l.id === 't')!.port}/`;
+    for (const u of ['http://10.251.0.10:8080/', 'http://127.0.0.1:18990/', lbUrl, l4Url]) await cannon(u, 1);
+    const samples: Record<'direct' | 'published' | 'lb' | 'l4', Figures[]> = { direct: [], published: [], lb: [], l4: [] };
     for (let r = 0; r < rounds; r++) {
       samples.direct.push(await cannon('http://10.251.0.10:8080/'));
       samples.published.push(await cannon('http://127.0.0.1:18990/'));
       samples.lb.push(await cannon(lbUrl));
+      samples.l4.push(await cannon(l4Url));
     }
     const median = (xs: Figures[]) => [...xs].sort((x, y) => x.rps - y.rps)[Math.floor(xs.length / 2)]!;
     const direct = median(samples.direct);
@@ -104,6 +108,7 @@ async function main() {
     row('direct', direct);
     row('published', published);
     row('lb-l7', viaLb);
+    row('lb-l4', median(samples.l4));
 
     // Security group change: driver call time, and time until the kernel lets a new flow through.
     const base = [{ direction: 'ingress' as const, protocol: 'tcp' as const, portMin: 8080, portMax: 8080 }];
