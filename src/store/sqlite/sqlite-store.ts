@@ -46,7 +46,9 @@ type Statement = Database.Statement<unknown[], unknown>;
 
 /** A `tx()` call waiting for its turn in a group commit. */
 interface PendingTx {
-  run: (frame: TxFrame) => Promise<unknown>;
+  fn: (q: Sql) => Promise<unknown>;
+  /** The caller's async context, which the body runs in. */
+  caller: AsyncResource;
   resolve: (v: unknown) => void;
   reject: (err: unknown) => void;
 }
@@ -72,6 +74,12 @@ export class SqliteStore implements StateStore {
   readonly #als = new AsyncLocalStorage<TxFrame>();
   readonly #cache = new Map<string, Statement>();
   readonly #controls = new Map<string, Statement>();
+  /** The synchronous statement runners, handed once to every transaction's `q`. */
+  readonly #ops: SqlOps = {
+    all: (sql, params) => this.#all(sql, params),
+    get: (sql, params) => this.#get(sql, params),
+    run: (sql, params) => this.#run(sql, params),
+  };
   readonly #cacheSize: number;
   readonly #busyTimeoutMs: number;
   /** Transactions waiting for the group-commit loop. */
@@ -136,9 +144,7 @@ export class SqliteStore implements StateStore {
     if (outer && !outer.done) return fn(this.#txSql(outer));
     return new Promise<T>((resolve, reject) => {
       // The body runs later from the commit loop, but in its caller's async context.
-      const caller = new AsyncResource('yun.sqlite.tx');
-      const run = (frame: TxFrame) => caller.runInAsyncScope(() => this.#als.run(frame, () => fn(this.#txSql(frame))));
-      this.#queue.push({ run, resolve: resolve as (v: unknown) => void, reject });
+      this.#queue.push({ fn: fn as (q: Sql) => Promise<unknown>, caller: new AsyncResource('yun.sqlite.tx'), resolve: resolve as (v: unknown) => void, reject });
       if (!this.#committing) void this.#commitLoop();
     });
   }
@@ -185,7 +191,7 @@ export class SqliteStore implements StateStore {
         const frame: TxFrame = { done: false };
         this.#control('SAVEPOINT yun_tx');
         try {
-          const result = await p.run(frame);
+          const result = await p.caller.runInAsyncScope(() => this.#als.run(frame, () => p.fn(this.#txSql(frame))));
           if (frame.failed !== undefined) throw frame.failed;
           frame.done = true;
           this.#control('RELEASE yun_tx');
@@ -293,13 +299,7 @@ export class SqliteStore implements StateStore {
 
   /** The `q` handed to a transaction body: runs directly, refuses use after the end. */
   #txSql(frame: TxFrame): Sql {
-    const guard = <T>(work: () => T): Promise<T> =>
-      frame.done ? Promise.reject(new Error('transaction already finished; use the store, not its q')) : inTx(frame, work);
-    return {
-      all: <T = Row>(sql: string, params: readonly SqlValue[] = []) => guard(() => this.#all<T>(sql, params)),
-      get: <T = Row>(sql: string, params: readonly SqlValue[] = []) => guard(() => this.#get<T>(sql, params)),
-      run: (sql: string, params: readonly SqlValue[] = []) => guard(() => this.#run(sql, params)),
-    };
+    return new TxSql(this.#ops, frame);
   }
 
   #all<T>(sql: string, params: readonly SqlValue[]): T[] {
@@ -342,6 +342,34 @@ export class SqliteStore implements StateStore {
     }
     this.#cache.set(sql, stmt);
     return stmt;
+  }
+}
+
+interface SqlOps {
+  all<T>(sql: string, params: readonly SqlValue[]): T[];
+  get<T>(sql: string, params: readonly SqlValue[]): T | undefined;
+  run(sql: string, params: readonly SqlValue[]): { changes: number };
+}
+
+/** The `q` handed to a transaction body (a class: no closures per transaction). */
+class TxSql implements Sql {
+  constructor(private readonly ops: SqlOps, private readonly frame: TxFrame) {}
+
+  all<T = Row>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
+    return this.guard(() => this.ops.all<T>(sql, params));
+  }
+
+  get<T = Row>(sql: string, params: readonly SqlValue[] = []): Promise<T | undefined> {
+    return this.guard(() => this.ops.get<T>(sql, params));
+  }
+
+  run(sql: string, params: readonly SqlValue[] = []): Promise<{ changes: number }> {
+    return this.guard(() => this.ops.run(sql, params));
+  }
+
+  /** Runs directly; refuses use after the end. */
+  private guard<T>(work: () => T): Promise<T> {
+    return this.frame.done ? Promise.reject(new Error('transaction already finished; use the store, not its q')) : inTx(this.frame, work);
   }
 }
 
