@@ -56,6 +56,10 @@ function framingOf(te: string, cl: string, isRequest: boolean): { framing: Frami
     return { framing: Framing.Close, length: 0 };
   }
   if (cl) {
+    if (cl.length < 16 && /^\d+$/.test(cl)) {
+      const length = Number(cl);
+      return { framing: length ? Framing.Length : Framing.None, length };
+    }
     const parts = cl.split(',');
     const n = parts[0]!.trim();
     if (!/^\d{1,15}$/.test(n) || parts.some((p) => p.trim() !== n)) throw new WireError(isRequest ? 400 : 502, 'bad Content-Length');
@@ -68,6 +72,7 @@ function framingOf(te: string, cl: string, isRequest: boolean): { framing: Frami
 /** A header name character (RFC 9110 token). */
 const TCHAR = new Uint8Array(128);
 for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1;
+const SIMPLE_CONNECTION = new Set(['keep-alive', 'close', 'upgrade']);
 /** First letters (lower-cased) of the header names anyone looks at. */
 const INTERESTING = new Uint8Array(128);
 for (const c of 'chkptux') INTERESTING[c.charCodeAt(0)] = 1;
@@ -96,7 +101,7 @@ function walk(head: string, from: number, drop: Set<string>, see: (name: string,
       const name = head.slice(i, colon).toLowerCase();
       const value = head.slice(colon + 1, e).trim();
       see(name, value);
-      if (name === 'connection') for (const t of value.toLowerCase().split(',')) { const x = t.trim(); if (x && x !== 'close' && x !== 'keep-alive' && x !== 'upgrade') (listed ??= []).push(x); }
+      if (name === 'connection' && !SIMPLE_CONNECTION.has(value.toLowerCase())) for (const t of value.toLowerCase().split(',')) { const x = t.trim(); if (x && x !== 'close' && x !== 'keep-alive' && x !== 'upgrade') (listed ??= []).push(x); }
       if (drop.has(name)) { kept += head.slice(run, i); run = e + 2; }
     }
     i = e + 2;
