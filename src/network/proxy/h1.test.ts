@@ -44,6 +44,7 @@ describe('h1 proxy engine', () => {
       const u = req.url ?? '';
       if (u === '/echo-headers') { res.setHeader('x-test', 'yes'); res.end(JSON.stringify(req.headers)); return; }
       if (u === '/no-content') { res.writeHead(204).end(); return; }
+      if (u === '/early') { res.writeHead(413).end('too big'); return; }
       if (u === '/hash') {
         const h = createHash('sha256');
         let n = 0;
@@ -138,6 +139,13 @@ describe('h1 proxy engine', () => {
     const old = await rawExchange(port, 'GET /old HTTP/1.0\r\nHost: x\r\n\r\n');
     assert.match(old, /connection: close/i);
     assert.ok(old.endsWith('GET /old'));
+  });
+
+  it('an answer before the request body ended is delivered, then the connection closes', async () => {
+    const got = await rawExchange(port, 'POST /early HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n0123456789');
+    assert.match(got, /^HTTP\/1\.1 413 /);
+    assert.match(got, /\r\nconnection: close\r\n/i);
+    assert.match(got, /too big\r\n0\r\n\r\n$/, 'the whole (chunked) answer, then the end');
   });
 
   it('refuses malformed and ambiguous requests', async () => {

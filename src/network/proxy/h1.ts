@@ -273,7 +273,7 @@ export class Exchange {
       this.resClose = h.close;
       if (h.keepAliveMs) this.up!.pool.keepAliveMs = Math.max(0, h.keepAliveMs - 1000);
       if (h.framing === Framing.Chunked) this.resChunks ??= new ChunkedEnd();
-      const toClientClose = this.head.close || h.framing === Framing.Close || this.head.minor === 0;
+      const toClientClose = this.head.close || h.framing === Framing.Close || this.head.minor === 0 || !this.reqDone;
       if (toClientClose) this.conn.closeAfter = true;
       const outHead = `HTTP/1.1 ${h.status} ${h.reason}\r\n${h.kept}${toClientClose ? 'connection: close\r\n' : ''}\r\n`;
       this.resBody(b, i + 4, outHead);
@@ -405,6 +405,7 @@ class ClientConn {
   private buf: Buffer | null = null;
   ex: Exchange | null = null;
   closeAfter = false;
+  private ended = false;
   private parsing = false;
   private readonly onData = (b: Buffer) => this.data(b);
 
@@ -418,6 +419,7 @@ class ClientConn {
   }
 
   private data(b: Buffer): void {
+    if (this.ended) return;
     if (this.ex) {
       const rest = this.ex.clientData(b);
       if (rest) this.pushBack(rest);
@@ -468,6 +470,7 @@ class ClientConn {
   }
 
   private fail(status: number, msg: string): void {
+    this.ended = true;
     this.sock.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: text/plain\r\ncontent-length: ${msg.length + 1}\r\nconnection: close\r\n\r\n${msg}\n`);
     this.buf = null;
   }
@@ -475,7 +478,7 @@ class ClientConn {
   /** Called when the current exchange is over. */
   next(close: boolean): void {
     this.ex = null;
-    if (close || this.closeAfter) { this.buf = null; this.sock.end(); return; }
+    if (close || this.closeAfter) { this.buf = null; this.ended = true; this.sock.end(); return; }
     if (this.sock.isPaused()) this.sock.resume();
     if (this.buf) this.parse();
   }
