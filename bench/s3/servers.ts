@@ -8,7 +8,7 @@
  * argv: kind dir. Prints `READY <port>`.
  */
 import { createHash } from 'node:crypto';
-import { constants, createReadStream, mkdirSync, promises as fsp } from 'node:fs';
+import { constants, createReadStream, createWriteStream, mkdirSync, promises as fsp } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -21,12 +21,10 @@ const [kind, dir] = [process.argv[2], process.argv[3]!];
 mkdirSync(dir, { recursive: true });
 
 /** Durable write: the body into a temp file, fdatasync, rename over the name, fsync the directory. */
-async function durablePut(req: AsyncIterable<Buffer>, path: string, tmp: string): Promise<void> {
-  const fh = await fsp.open(tmp, 'w');
-  try {
-    await pipeline(req, fh.createWriteStream({ autoClose: false }));
-    await fh.datasync();
-  } finally { await fh.close(); }
+async function durablePut(req: NodeJS.ReadableStream, path: string, tmp: string): Promise<void> {
+  await pipeline(req, createWriteStream(tmp));
+  const fh = await fsp.open(tmp, 'r+'); // fdatasync flushes the file's pages whichever descriptor asks
+  try { await fh.datasync(); } finally { await fh.close(); }
   await fsp.rename(tmp, path);
   const d = await fsp.open(dir, constants.O_RDONLY);
   try { await d.sync(); } finally { await d.close(); }
