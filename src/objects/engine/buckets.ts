@@ -19,6 +19,16 @@ export async function getBucket(ctx: EngineCtx, name: string): Promise<Bucket | 
   return r && rowToBucket(r);
 }
 
+/**
+ * getBucket through a short cache, for GET/PUT of objects: the bucket's
+ * configuration as of ≤ 1 s ago (as fresh as this engine's own bucket
+ * writes), its `bytes`/`objects` counters possibly older — callers that
+ * enforce a quota re-read with getBucket.
+ */
+export function getBucketCached(ctx: EngineCtx, name: string): Promise<Bucket | undefined> {
+  return ctx.buckets.get(name, () => getBucket(ctx, name));
+}
+
 export async function requireBucket(ctx: EngineCtx, name: string): Promise<Bucket> {
   const b = await getBucket(ctx, name);
   if (!b) throw new S3Error('NoSuchBucket', undefined, { BucketName: name });
@@ -32,6 +42,7 @@ export async function createBucket(ctx: EngineCtx, p: Principal, name: string, o
   if (existing) throw existing.projectId === p.projectId ? new S3Error('BucketAlreadyOwnedByYou', undefined, { BucketName: name }) : new S3Error('BucketAlreadyExists', undefined, { BucketName: name });
   await ctx.identity.checkQuota(p.projectId, 'buckets', 1);
   const now = ctx.now();
+  ctx.buckets.clear();
   try {
     await ctx.store.run(
       'INSERT INTO objects_buckets (name, project_id, owner_id, owner_name, created_ms, region, versioning, acl, config, bytes, objects) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0)',
@@ -60,15 +71,18 @@ export async function deleteBucket(ctx: EngineCtx, name: string): Promise<void> 
     if (up) throw new S3Error('BucketNotEmpty', 'The bucket you tried to delete has in-progress multipart uploads', { BucketName: name });
     await q.run('DELETE FROM objects_buckets WHERE name = ?', [name]);
   });
+  ctx.buckets.clear();
   await ctx.identity.checkQuota(b.projectId, 'buckets', -1).catch(() => undefined);
 }
 
 export async function setVersioning(ctx: EngineCtx, name: string, v: Versioning): Promise<void> {
   await ctx.store.run('UPDATE objects_buckets SET versioning = ? WHERE name = ?', [v, name]);
+  ctx.buckets.clear();
 }
 
 export async function setBucketAcl(ctx: EngineCtx, name: string, acl: CannedAcl): Promise<void> {
   await ctx.store.run('UPDATE objects_buckets SET acl = ? WHERE name = ?', [acl, name]);
+  ctx.buckets.clear();
 }
 
 /** Read-modify-write of the JSON config in one transaction. */
@@ -78,4 +92,5 @@ export async function updateBucketConfig(ctx: EngineCtx, name: string, fn: (c: B
     if (!r) throw new S3Error('NoSuchBucket', undefined, { BucketName: name });
     await q.run('UPDATE objects_buckets SET config = ? WHERE name = ?', [JSON.stringify(fn(JSON.parse(r.config))), name]);
   });
+  ctx.buckets.clear();
 }

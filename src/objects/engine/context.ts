@@ -1,4 +1,5 @@
 /** Shared state of one engine instance and row ↔ domain mapping. */
+import type { ShortCache } from '../../identity/cache.ts';
 import type { StateStore } from '../../store/types.ts';
 import type { ObjectBackend } from '../backends/types.ts';
 import type { ObjectIdentity } from '../identity.ts';
@@ -15,6 +16,11 @@ export interface EngineCtx {
   nextSeq(): number;
   /** Deletes queued blobs after their metadata transaction committed. */
   collect(blobIds: string[]): void;
+  /**
+   * Bucket rows for the object data path (getBucketCached): cleared by every
+   * bucket write of this engine, at most 1 s old otherwise (other replicas).
+   */
+  buckets: ShortCache;
   /** Batches concurrent version commits into shared transactions. */
   committer: { submit(v: ObjectVersion, conds?: { ifNoneMatchStar?: boolean; ifMatch?: string }): Promise<ObjectVersion>; writerStarted(): void; writerDone(): void };
 }

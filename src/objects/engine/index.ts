@@ -3,6 +3,7 @@
  * its dependencies (no module state). The S3 edge and the lifecycle
  * controller call the functions below with `engine.ctx`.
  */
+import { ShortCache } from '../../identity/cache.ts';
 import type { StateStore } from '../../store/types.ts';
 import type { ObjectBackend } from '../backends/types.ts';
 import type { ObjectIdentity } from '../identity.ts';
@@ -31,6 +32,7 @@ export function createEngine(d: EngineDeps) {
   const ctx: EngineCtx = {
     store: d.store, backend: d.backend, keys: d.keys, identity: d.identity, region: d.region, now, nextSeq: seqClock(now),
     collect: () => undefined,
+    buckets: new ShortCache(1000, 10_000),
     committer: undefined as unknown as EngineCtx['committer'],
   };
   ctx.committer = new GroupCommitter(ctx);

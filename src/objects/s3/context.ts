@@ -145,9 +145,12 @@ export function customerKey(c: S3Ctx, prefix = 'x-amz-server-side-encryption-cus
   return { type: 'C', key: k, keyMd5: computed };
 }
 
-/** Loads the addressed bucket or throws NoSuchBucket. */
-export async function loadBucket(c: S3Ctx): Promise<Bucket> {
-  const b = await c.engine.buckets.getBucket(c.ec, c.bucket!);
+/**
+ * Loads the addressed bucket or throws NoSuchBucket. `cached`: through the
+ * engine's short bucket cache (object GET/PUT; counters may be stale).
+ */
+export async function loadBucket(c: S3Ctx, cached = false): Promise<Bucket> {
+  const b = await (cached ? c.engine.buckets.getBucketCached : c.engine.buckets.getBucket)(c.ec, c.bucket!);
   if (!b) throw new S3Error('NoSuchBucket', undefined, { BucketName: c.bucket! });
   return b;
 }

@@ -13,7 +13,7 @@ const OVERRIDES: [string, string][] = [
 ];
 
 async function resolve(c: S3Ctx, head: boolean) {
-  const b = await loadBucket(c);
+  const b = await loadBucket(c, true);
   const vid = versionIdParam(c);
   const action = vid ? 's3:GetObjectVersion' : 's3:GetObject';
   let v: ObjectVersion;

@@ -10,7 +10,7 @@ const GiB = 1024 ** 3;
 export const PutObject: S3Command = {
   name: 'PutObject', method: 'PUT', target: 'object',
   async handle(c) {
-    const b = await loadBucket(c);
+    let b = await loadBucket(c, true);
     await authorize(c, 's3:PutObject', b, { key: c.key });
     c.engine.objects.checkKey(c.key!);
     const size = declaredSize(c);
@@ -26,9 +26,11 @@ export const PutObject: S3Command = {
     const md5 = contentMd5(c);
     if (size !== undefined) {
       if (b.config.quotaBytes !== undefined) {
-        // Early refusal before any byte is read; commit re-checks exactly.
+        // Early refusal before any byte is read (on fresh counters); commit re-checks exactly.
+        b = await loadBucket(c);
+        const quota = b.config.quotaBytes ?? Number.POSITIVE_INFINITY;
         const replaced = b.versioning === 'Enabled' ? 0 : await c.engine.objects.getVersion(c.ec, b.name, c.key!).then((v) => v.size, () => 0);
-        if (b.bytes - replaced + size > b.config.quotaBytes) throw new S3Error('QuotaExceeded', `Bucket quota of ${b.config.quotaBytes} bytes would be exceeded`);
+        if (b.bytes - replaced + size > quota) throw new S3Error('QuotaExceeded', `Bucket quota of ${quota} bytes would be exceeded`);
       }
       await c.identity.checkQuota(b.projectId, 'storage_gb', size / GiB);
     }
