@@ -25,8 +25,16 @@ export function roleAllows(role: Role | 'system-admin', action: string): boolean
 export class Authorizer {
   constructor(private readonly identity: IdentityService, readonly region: string) {}
 
-  /** The project a request acts in: the named one, else the credential's bound one, else the caller's first. */
-  async scope(p: Principal, projectRef?: string): Promise<Scope> {
+  /**
+   * The project a request acts in: the named one, else the credential's
+   * bound one, else the caller's first. Cached with the identity lookups it
+   * is made of (every request asks it), so it follows their invalidation.
+   */
+  scope(p: Principal, projectRef?: string): Promise<Scope> {
+    return this.identity.cached(`scope:${p.userId}:${p.isAdmin ? 1 : 0}:${p.boundProjectId ?? ''}:${projectRef ?? ''}`, () => this.resolveScope(p, projectRef));
+  }
+
+  private async resolveScope(p: Principal, projectRef?: string): Promise<Scope> {
     const ref = projectRef ?? p.boundProjectId;
     if (ref) {
       const project = await this.identity.getProject(ref);

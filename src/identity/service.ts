@@ -38,6 +38,15 @@ export class IdentityService {
   readonly throttle: LoginThrottle;
   private readonly cache = new ShortCache();
 
+  /**
+   * Read-through lookup in the identity cache (TTL 1 s, cleared by every
+   * identity write on this replica), for values derived only from identity
+   * state, e.g. a request's resolved scope. A rejection is not kept.
+   */
+  cached<T>(key: string, load: () => Promise<T>): Promise<T> {
+    return this.cache.get(key, load) as Promise<T>;
+  }
+
   constructor(o: IdentityOptions) {
     this.store = o.store;
     this.box = new SecretBox(o.masterKey);
