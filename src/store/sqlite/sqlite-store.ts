@@ -10,8 +10,10 @@
  * its own SAVEPOINT of one SQLite transaction that commits once per
  * event-loop turn (see #commitBatch), so a burst of N creates costs one WAL
  * commit, not N, and each caller is still answered only after the COMMIT
- * that carries its writes. Another connection to the same file (another process, or a
- * second store in this one) is serialised by SQLite's write lock: SQLITE_BUSY
+ * that carries its writes. WAL checkpoints run in a worker thread
+ * (checkpointer.ts), not inside a COMMIT on the event loop. Another
+ * connection to the same file (another process, or a second store in this
+ * one) is serialised by SQLite's write lock: SQLITE_BUSY
  * is retried asynchronously for up to `busyTimeoutMs` (SQLite's own
  * busy_timeout would block the event loop and deadlock two stores in one
  * process), then surfaces as the SQLITE_BUSY error.
