@@ -182,6 +182,8 @@ export class Exchange {
   reply(status: number, text: string, opts: { close?: boolean; headers?: Record<string, string> } = {}): void {
     if (!this.canRespond) return;
     this.answered = true;
+    const up = this.up;
+    if (up) { this.up = null; this.done = null; up.ex = null; up.sock.destroy(); }
     const body = this.method === 'HEAD' ? '' : text;
     const close = opts.close || this.head.close || !this.reqDone;
     let h = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(text)}\r\n`;
@@ -486,6 +488,7 @@ class ClientConn {
   /** Hands the socket over (upgrade): returns unparsed bytes. */
   detach(): Buffer | null {
     this.sock.off('data', this.onData);
+    this.sock.setTimeout(0); // an upgraded connection may idle as long as it likes
     this.sock.pause();
     const b = this.buf;
     this.buf = null;
