@@ -1,6 +1,7 @@
 /** The router against real local HTTP servers as replicas. */
 import assert from 'node:assert/strict';
 import { type Server, createServer, request } from 'node:http';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { AppRouter, appHost } from './router.ts';
 
@@ -73,5 +74,25 @@ describe('apps router', () => {
     assert.equal((await get(router.port, 'api.example.com', '/apix')).status, 404);
     router.removeRoute('app-3');
     assert.equal((await get(router.port, 'api.example.com', '/api/x')).status, 404);
+  });
+
+  it('splices upgrades (WebSocket-style) to a replica, with X-Forwarded-For', async () => {
+    servers[0]!.once('upgrade', (req, sock) => {
+      sock.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\nX-Seen-XFF: ${req.headers['x-forwarded-for']}\r\n\r\n`);
+      sock.pipe(sock);
+    });
+    router.setRoute('app-ws', { project: 'prj-1', projectName: 'default', app: 'ws', hosts: ['ws.example.com'], backends: [{ id: 'i-a', host: '127.0.0.1', port: ports[0]! }] });
+    const got = await new Promise<string>((ok, fail) => {
+      const s = connect(router.port, '127.0.0.1', () => s.write('GET /ws HTTP/1.1\r\nHost: ws.example.com\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n'));
+      let buf = '';
+      s.on('data', (d) => {
+        buf += d;
+        if (buf.includes('\r\n\r\n') && !buf.includes('ping')) s.write('ping');
+        if (buf.endsWith('ping')) { s.destroy(); ok(buf); }
+      }).on('error', fail);
+    });
+    assert.match(got, /^HTTP\/1.1 101/);
+    assert.match(got, /X-Seen-XFF: 127\.0\.0\.1/);
+    router.removeRoute('app-ws');
   });
 });
