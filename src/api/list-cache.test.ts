@@ -65,3 +65,25 @@ test('list cache: a page is reused until any resource changes, here or through a
 test('list cache: none for PostgreSQL, whose sequence numbers are not in commit order', () => {
   assert.equal(ListCache.forStore({ dialect: 'postgres' } as StateStore), undefined);
 });
+
+test('list cache: bounded in bytes, oldest pages go first, big pages are not kept', async () => {
+  const s = await openStore('sqlite::memory:');
+  try {
+    await s.migrate(coreMigrations);
+    const cache = ListCache.forStore(s, 1000)!;
+    const built: string[] = [];
+    const page = (key: string, size = 230) => cache.json(key, async () => { built.push(key); return { pad: 'x'.repeat(size) }; });
+    for (const k of ['a', 'b', 'c', 'd']) await page(k); // 4 × 240 bytes fit in 1000
+    await page('a'); // a is now the most recently used
+    await page('e'); // over 1000: b, the least recently used, goes
+    await page('a');
+    await page('c');
+    await page('b');
+    assert.deepEqual(built, ['a', 'b', 'c', 'd', 'e', 'b']);
+    await page('big', 300); // more than a quarter of the budget
+    await page('big', 300);
+    assert.deepEqual(built.slice(6), ['big', 'big'], 'a big page is never kept');
+  } finally {
+    await s.close();
+  }
+});

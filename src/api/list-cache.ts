@@ -14,13 +14,15 @@ import type { StateStore } from '../store/types.ts';
  */
 export class ListCache {
   readonly #entries = new Map<string, { seq: number; body: string }>();
+  #bytes = 0;
 
-  private constructor(private readonly store: StateStore, private readonly max: number) {}
+  /** At most `maxBytes` of bodies (UTF-16 length), none bigger than a quarter of it. */
+  private constructor(private readonly store: StateStore, private readonly maxBytes: number) {}
 
-  static forStore(store: StateStore, max = 256): ListCache | undefined {
+  static forStore(store: StateStore, maxBytes = 8 << 20): ListCache | undefined {
     if (store.dialect !== 'sqlite') return undefined;
     let c = caches.get(store);
-    if (!c) caches.set(store, (c = new ListCache(store, max)));
+    if (!c) caches.set(store, (c = new ListCache(store, maxBytes)));
     return c;
   }
 
@@ -34,13 +36,23 @@ export class ListCache {
       return hit.body;
     }
     const body = JSON.stringify(await build());
-    this.#entries.delete(key);
-    if (this.#entries.size >= this.max) {
+    this.#drop(key);
+    if (body.length > this.maxBytes / 4) return body;
+    while (this.#bytes + body.length > this.maxBytes) {
       const oldest = this.#entries.keys().next().value;
-      if (oldest !== undefined) this.#entries.delete(oldest);
+      if (oldest === undefined) break;
+      this.#drop(oldest);
     }
     this.#entries.set(key, { seq: head, body });
+    this.#bytes += body.length;
     return body;
+  }
+
+  #drop(key: string): void {
+    const e = this.#entries.get(key);
+    if (!e) return;
+    this.#entries.delete(key);
+    this.#bytes -= e.body.length;
   }
 }
 
