@@ -48,8 +48,8 @@ export function objectIdentity(ctx: ApiContext, recordUsage?: ObjectIdentity['re
       const now = Date.now();
       let u = usedBytes.get(projectId);
       if (!u || now - u.at > 2000) {
-        const row = await ctx.store.get<{ n: number | null }>(
-          'SELECT SUM(v.size) AS n FROM objects_versions v JOIN objects_buckets b ON b.name = v.bucket WHERE b.project_id = ?', [projectId]);
+        // The buckets' byte counters (every version, kept in each write's transaction): no scan of the versions.
+        const row = await ctx.store.get<{ n: number | null }>('SELECT SUM(bytes) AS n FROM objects_buckets WHERE project_id = ?', [projectId]);
         u = { at: now, bytes: Number(row?.n ?? 0) };
         usedBytes.set(projectId, u);
       }
@@ -95,7 +95,6 @@ export function objectsModule(config: CloudConfig, o: ObjectsModuleOptions = {})
 
 /** Bytes stored per bucket (every version, as S3 bills), for the storage meter. */
 async function bucketSizes(ctx: ApiContext): Promise<{ project: string; bucket: string; bytes: number }[]> {
-  const rows = await ctx.store.all<{ project_id: string; name: string; n: number | null }>(
-    `SELECT b.project_id, b.name, (SELECT SUM(v.size) FROM objects_versions v WHERE v.bucket = b.name) AS n FROM objects_buckets b`);
+  const rows = await ctx.store.all<{ project_id: string; name: string; n: number | null }>('SELECT project_id, name, bytes AS n FROM objects_buckets');
   return rows.map((r) => ({ project: r.project_id, bucket: r.name, bytes: Number(r.n ?? 0) }));
 }
