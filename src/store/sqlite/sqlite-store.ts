@@ -392,6 +392,9 @@ function inTx<T>(frame: TxFrame, work: () => T): Promise<T> {
 
 /** better-sqlite3 binds numbers, strings, bigints, Buffers and null only. */
 function bindable(params: readonly SqlValue[]): unknown[] {
+  let plain = true;
+  for (const v of params) if (typeof v === 'boolean' || (v instanceof Uint8Array && !Buffer.isBuffer(v))) plain = false;
+  if (plain) return params as unknown[]; // the common case: bind as is, no copy
   return params.map((v) => {
     if (typeof v === 'boolean') return v ? 1 : 0;
     if (v instanceof Uint8Array && !Buffer.isBuffer(v)) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
