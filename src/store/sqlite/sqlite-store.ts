@@ -191,8 +191,8 @@ export class SqliteStore implements StateStore {
       while (this.#queue.length > 0 && done.length < BATCH_MAX && lost === undefined && Date.now() - started <= BATCH_MS) {
         const p = this.#queue.shift()!;
         const frame: TxFrame = { done: false };
-        this.#control('SAVEPOINT yun_tx');
         try {
+          this.#control('SAVEPOINT yun_tx');
           const result = await p.caller.runInAsyncScope(() => this.#als.run(frame, () => p.fn(this.#txSql(frame))));
           if (frame.failed !== undefined) throw frame.failed;
           frame.done = true;
@@ -200,13 +200,14 @@ export class SqliteStore implements StateStore {
           done.push({ p, result });
         } catch (err) {
           frame.done = true;
-          if (this.#db.inTransaction) {
+          p.reject(err);
+          try {
+            if (!this.#db.inTransaction) throw err; // e.g. SQLITE_FULL/IOERR roll back everything
             this.#control('ROLLBACK TO yun_tx');
             this.#control('RELEASE yun_tx');
-          } else {
-            lost = err; // e.g. SQLITE_FULL/IOERR roll back everything
+          } catch (e) {
+            lost = e;
           }
-          p.reject(err);
         }
       }
       if (lost !== undefined || done.length >= BATCH_MAX || turn > 0 || Date.now() - started > BATCH_MS) break;
@@ -219,7 +220,9 @@ export class SqliteStore implements StateStore {
       this.#control('COMMIT');
       this.#checkpointer?.wrote();
     } catch (err) {
-      if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+      try {
+        if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+      } catch { /* the batch is answered with the first failure below */ }
       for (const d of done) d.p.reject(err);
       return;
     }

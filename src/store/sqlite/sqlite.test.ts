@@ -70,3 +70,21 @@ test('WAL checkpoints run in a worker thread and keep the WAL bounded', async ()
     await s.close();
   }
 });
+
+test('group commit: a member that ends the whole SQLite transaction fails its batch, unacknowledged, and later ones go on', async () => {
+  const s = await openStore('sqlite::memory:');
+  try {
+    await s.run('CREATE TABLE l (id TEXT PRIMARY KEY)');
+    const ins = (id: string) => s.tx(async (q) => { await q.run('INSERT INTO l (id) VALUES (?)', [id]); });
+    const a = ins('a');
+    const b = s.tx(async (q) => { await q.run('ROLLBACK'); }); // as SQLITE_FULL or IOERR would
+    const [ra, rb] = await Promise.allSettled([a, b]);
+    assert.equal(ra.status, 'rejected', 'a was never committed, so never acknowledged');
+    assert.equal((ra as PromiseRejectedResult).reason.code, 'TX_LOST');
+    assert.equal(rb.status, 'rejected');
+    await ins('c');
+    assert.deepEqual((await s.all<{ id: string }>('SELECT id FROM l ORDER BY id')).map((r) => r.id), ['c']);
+  } finally {
+    await s.close();
+  }
+});
