@@ -5,7 +5,9 @@ import type { StateStore } from '../store/types.ts';
  * Every resource write appends an event in its own transaction (see
  * store/resources.ts), so on SQLite — one writer at a time, sequence numbers
  * handed out in commit order, reads never see a group commit before it is
- * acknowledged — an unchanged `MAX(seq)` means no resource changed. A page is
+ * acknowledged — an unchanged `MAX(seq)` means no resource changed (so long
+ * as nothing writes the resources table around store/resources.ts and no
+ * pruning ever removes the newest event). A page is
  * tagged with the head read before the page itself: a write landing in
  * between makes the entry stale at once, never wrong. Authorization runs
  * before the cache is asked, and the key holds everything the page depends
