@@ -36,6 +36,7 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
 const CRLF2 = Buffer.from('\r\n\r\n');
 const NO_KEEPALIVE_HINT_MS = 60_000;
 const COMBINE_MAX = 16 * 1024;
+const HEAD_TIMEOUT_MS = 60_000;
 
 /** Pooled keep-alive connections to one target (host:port). */
 export class UpstreamPool {
@@ -409,6 +410,7 @@ class ClientConn {
   closeAfter = false;
   private ended = false;
   private parsing = false;
+  private headSince = 0;
   private readonly onData = (b: Buffer) => this.data(b);
 
   constructor(readonly sock: Socket, private readonly proxy: H1ProxyOptions) {
@@ -452,8 +454,12 @@ class ClientConn {
       const i = b.indexOf(CRLF2);
       if (i < 0) {
         if (b.length > MAX_HEAD) this.fail(431, 'request head too large');
+        // a head trickling in (slowloris) gets HEAD_TIMEOUT_MS in all, as Node's headersTimeout
+        else if (!this.headSince) this.headSince = Date.now();
+        else if (Date.now() - this.headSince > HEAD_TIMEOUT_MS) this.fail(408, 'request head took too long');
         return;
       }
+      this.headSince = 0;
       let head: RequestHead;
       try { head = parseRequestHead(b.toString('latin1', 0, i)); } catch (e) {
         this.fail(e instanceof WireError ? e.status : 400, (e as Error).message);
