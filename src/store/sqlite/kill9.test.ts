@@ -18,7 +18,7 @@ const writer = fileURLToPath(new URL('./kill9-writer.ts', import.meta.url));
 /** Runs the writer until it has acknowledged `atLeast` rows, then kill -9s it. */
 function writeThenKill(db: string, start: number, atLeast: number, sync: 'FULL' | 'NORMAL' = 'FULL', concurrency = 1): Promise<number[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', writer, db, String(start), 'FULL'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', writer, db, String(start), sync, String(concurrency)], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
