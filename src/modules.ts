@@ -21,7 +21,7 @@ export async function defaultModules(config: CloudConfig): Promise<ServiceModule
   const network = await networkModule(config, { metadata: () => metadata, metering });
   const vm = vmSupport(config);
   const compute = computeModule(config, { networking: network.networking, metadataPort: metadata.port, wrapDriver: vm.wrap });
-  const list: ServiceModule[] = [objectsModule(config, { metering }), network, vm, compute, blockModule(config, { vm }), metering, appsModule(config, { compute })];
+  const list: ServiceModule[] = [objectsModule(config, { metering }), network, vm, compute, blockModule(config, { vm }), metering, appsModule(config, { compute, metering })];
   // Monitoring and autoscaling read the apps router's traffic when an `apps` module is in the list.
   const router = () => (list.find((m) => m.name === 'apps') as { metrics?: RouterMetrics } | undefined)?.metrics;
   const monitor = monitorModule(config, { stats: () => compute.driver, router });

@@ -33,6 +33,9 @@ const RING = 4096;
 
 /** Counters plus a ring of the last RING request samples (no allocation per request). */
 export class AppCounters {
+  /** Response bytes sent to clients and not yet taken by metering (`TrafficMeter.takeBytesOut`). */
+  bytesOut = 0;
+  constructor(readonly project = '', readonly app = '') {}
   readonly at = new Float64Array(RING);
   readonly ms = new Float64Array(RING);
   readonly err = new Uint8Array(RING);
@@ -74,8 +77,18 @@ export class TrafficMeter implements RouterMetrics {
   counters(project: string, app: string): AppCounters {
     const k = this.key(project, app);
     let c = this.apps.get(k);
-    if (!c) { c = new AppCounters(); this.apps.set(k, c); }
+    if (!c) { c = new AppCounters(project, app); this.apps.set(k, c); }
     return c;
+  }
+
+  /** Bytes sent per app since the last call (for metering); forgets them. */
+  takeBytesOut(): { project: string; app: string; bytes: number }[] {
+    const out: { project: string; app: string; bytes: number }[] = [];
+    for (const c of this.apps.values()) {
+      if (c.bytesOut > 0) out.push({ project: c.project, app: c.app, bytes: c.bytesOut });
+      c.bytesOut = 0;
+    }
+    return out;
   }
 
   /** Called by the router around each proxied request. */

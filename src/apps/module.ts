@@ -17,6 +17,8 @@ import { appRoutes } from './service.ts';
 import { SourceStore, sourceRoutes } from './source.ts';
 import { SourceBuilder } from './builder.ts';
 import { join } from 'node:path';
+import type { UsageSink } from '../metering/sink.ts';
+import { Resources } from '../store/resources.ts';
 
 export interface AppsOptions {
   compute?: ComputeModule;
@@ -27,6 +29,10 @@ export interface AppsOptions {
   replaceUnhealthyAfterMs?: number;
   /** Give replicas a security group open on the app port (default: when compute has the network service). */
   networkGroups?: boolean;
+  /** Where bytes the router sends out are reported, per app (metering's sink). */
+  metering?: { sink: UsageSink };
+  /** How often router byte counts go to the sink. Default 15 000 ms. */
+  dataOutMs?: number;
 }
 
 export class AppsModule implements ServiceModule {
@@ -76,9 +82,26 @@ export class AppsModule implements ServiceModule {
       resyncMs: this.o.resyncMs, drainGraceMs: this.o.drainGraceMs, replaceUnhealthyAfterMs: this.o.replaceUnhealthyAfterMs,
     });
     await this.controller.start();
+    const sink = this.o.metering?.sink;
+    if (sink) {
+      const res = new Resources(ctx.store);
+      this.flushDataOut = async () => {
+        for (const { project, app, bytes } of this.router.metrics.takeBytesOut()) {
+          const a = await res.get('app', project, app);
+          if (a) sink.dataOut(project, { id: a.id, kind: a.kind, name: a.name }, bytes);
+        }
+      };
+      this.dataOutTimer = setInterval(() => { void this.flushDataOut?.().catch((err) => ctx.log.warn({ err }, 'router byte counts not metered')); }, this.o.dataOutMs ?? 15_000);
+      this.dataOutTimer.unref();
+    }
   }
 
+  private dataOutTimer?: NodeJS.Timeout;
+  private flushDataOut?: () => Promise<void>;
+
   async stop(): Promise<void> {
+    clearInterval(this.dataOutTimer);
+    await this.flushDataOut?.().catch(() => undefined);
     await this.controller?.stop();
     await this.builder?.idle();
     await this.router.stop();

@@ -53,6 +53,18 @@ describe('apps router', () => {
     assert.ok(t.requestsPerSecond > 0 && t.p95Ms > 0);
   });
 
+  it('counts the bytes each app sends out, once (metering)', async () => {
+    router.metrics.takeBytesOut();
+    const bodies: string[] = [];
+    for (let i = 0; i < 3; i++) bodies.push((await get(router.port, 'shop.example.com')).body);
+    await get(router.port, 'nobody.default.apps.localhost'); // a 404 of the router's own is not an app's
+    const out = router.metrics.takeBytesOut();
+    assert.deepEqual(out.map((o) => [o.project, o.app]), [['prj-1', 'shop']]);
+    const body = bodies.reduce((n, b) => n + b.length, 0);
+    assert.ok(out[0]!.bytes > body && out[0]!.bytes < body + 3 * 400, `bodies ${body} bytes plus three heads: counted ${out[0]!.bytes}`);
+    assert.deepEqual(router.metrics.takeBytesOut(), [], 'taken bytes are forgotten');
+  });
+
   it('retries GETs on a dead replica; 503 when none is ready; path prefixes', async () => {
     router.setRoute('app-2', {
       project: 'prj-1', projectName: 'default', app: 'flaky', hosts: ['flaky.default.apps.localhost'],

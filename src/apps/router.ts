@@ -173,6 +173,7 @@ export class AppRouter {
     c.inFlight++;
     const done = (status: number) => {
       c.inFlight--;
+      c.bytesOut += ex.sent;
       this.metrics.record(c, performance.now() - t0, status);
     };
     const retry = RETRYABLE.has(ex.method) && !ex.hasBody;

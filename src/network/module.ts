@@ -45,7 +45,7 @@ export interface NetworkModuleOptions {
   /** Test hook: a ready driver instead of opening one. */
   openDriver?: () => Promise<NetworkDriver>;
   lb?: LoadBalancerDataPlane;
-  /** Where bytes out of published ports are reported (metering's sink). */
+  /** Where bytes out of published ports and load balancers are reported (metering's sink). */
   metering?: { sink: UsageSink };
   /** How often published-port byte counters are read into the sink. Default 15 000 ms. */
   dataOutMs?: number;
@@ -118,13 +118,15 @@ export async function networkModule(_config: CloudConfig, o: NetworkModuleOption
         throw e;
       }
       impl = new ServiceInstanceNetworking(ctx.store, ctx.identity, ctl);
-      if (o.metering && isDataOutCounter(driver)) {
+      if (o.metering) {
         const sink = o.metering.sink;
         const res = new Resources(ctx.store);
+        // bytes out of published ports (kernel counters) and load balancers (their client sockets)
         flushDataOut = async () => {
-          for (const [id, bytes] of Object.entries(await driver.takeDataOut())) {
-            const f = await res.getById(id);
-            if (f && bytes > 0) sink.dataOut(f.project, { id: f.id, kind: f.kind, name: f.name }, bytes);
+          const counts = [isDataOutCounter(driver) ? await driver.takeDataOut() : {}, lb.takeDataOut?.() ?? {}];
+          for (const [id, bytes] of counts.flatMap((c) => Object.entries(c))) {
+            const r = await res.getById(id);
+            if (r && bytes > 0) sink.dataOut(r.project, { id: r.id, kind: r.kind, name: r.name }, bytes);
           }
         };
         dataOutTimer = setInterval(() => { void flushDataOut?.().catch((err) => ctx.log.warn({ err }, 'reading published-port byte counters failed')); }, o.dataOutMs ?? 15_000);

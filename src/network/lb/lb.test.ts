@@ -251,3 +251,22 @@ test('validation and route matching', async () => {
   assert.equal(matchRoute([{ host: '*.example', pool: 'w' }], 'example', '/'), undefined);
   await lb.close();
 });
+
+test('bytes sent to clients are counted per load balancer, once', async () => {
+  const a = await backend('a'.repeat(50_000));
+  const lb = new NodeLoadBalancer();
+  try {
+    const st = await lb.ensure({
+      id: 'lb-bytes',
+      pools: [{ id: 'web', algorithm: 'round_robin', members: [{ id: 'a', host: '127.0.0.1', port: a.port }] }],
+      listeners: [{ id: 'http', protocol: 'http', host: '127.0.0.1', port: 0, defaultPool: 'web' }, { id: 'tcp', protocol: 'tcp', host: '127.0.0.1', port: 0, defaultPool: 'web' }],
+    });
+    for (const l of st.listeners) assert.equal((await get(l.port)).body.length, 50_000);
+    const n = lb.takeDataOut()['lb-bytes'] ?? 0;
+    assert.ok(n >= 100_000 && n < 101_000, `two 50 000-byte bodies and their heads: counted ${n}`);
+    assert.equal(lb.takeDataOut()['lb-bytes'] ?? 0, 0, 'taken bytes are forgotten');
+  } finally {
+    await lb.close();
+    await stop(a);
+  }
+});

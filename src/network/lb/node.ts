@@ -6,7 +6,7 @@
  * through L7 listeners (spliced after the handshake).
  */
 import type { Server as HttpServer } from 'node:http';
-import type { Server as NetServer } from 'node:net';
+import type { Server as NetServer, Socket } from 'node:net';
 import { YunError } from '../../core/errors.ts';
 import { validateIpv4 } from '../ipam.ts';
 import { validateId, validatePort } from '../drivers/validate.ts';
@@ -75,6 +75,9 @@ export class NodeLoadBalancer implements LoadBalancerDataPlane {
   };
   private readonly lbs = new Map<string, RunningLb>();
   private readonly memberTimeoutMs: number;
+  /** Bytes written to clients, by LB id, not yet taken; open client sockets and what of them was counted. */
+  private bytesOut: Record<string, number> = {};
+  private readonly clients = new Map<Socket, { lb: string; seen: number }>();
 
   constructor(opts: { memberTimeoutMs?: number } = {}) {
     this.memberTimeoutMs = opts.memberTimeoutMs ?? 60_000;
@@ -137,6 +140,7 @@ export class NodeLoadBalancer implements LoadBalancerDataPlane {
         if (isNew) await this.remove(spec.id);
         throw new YunError('Conflict', `cannot listen on ${ls.host}:${ls.port}: ${e.message}`, { field: 'port', cause: e });
       });
+      server.on('connection', (s: Socket) => this.trackClient(spec.id, s));
       const addr = server.address();
       lb.listeners.set(ls.id, { spec: ls, server, port: typeof addr === 'object' && addr ? addr.port : ls.port });
       opened.push(ls.id);
@@ -170,6 +174,27 @@ export class NodeLoadBalancer implements LoadBalancerDataPlane {
 
   async close(): Promise<void> {
     for (const id of [...this.lbs.keys()]) await this.remove(id);
+  }
+
+  private trackClient(lb: string, s: Socket): void {
+    const c = { lb, seen: 0 };
+    this.clients.set(s, c);
+    s.once('close', () => {
+      this.count(c, s.bytesWritten);
+      this.clients.delete(s);
+    });
+  }
+
+  private count(c: { lb: string; seen: number }, written: number): void {
+    if (written > c.seen) this.bytesOut[c.lb] = (this.bytesOut[c.lb] ?? 0) + written - c.seen;
+    c.seen = written;
+  }
+
+  takeDataOut(): Record<string, number> {
+    for (const [s, c] of this.clients) this.count(c, s.bytesWritten);
+    const out = this.bytesOut;
+    this.bytesOut = {};
+    return out;
   }
 }
 

@@ -93,4 +93,6 @@ export interface LoadBalancerDataPlane {
   status(id: string): LoadBalancerStatus | undefined;
   /** Stops every listener and health check. */
   close(): Promise<void>;
+  /** Optional: bytes sent to clients since the last call, by load balancer id (for metering); forgets them. */
+  takeDataOut?(): Record<string, number>;
 }

@@ -52,6 +52,8 @@ export class Exchange {
   readonly hasBody: boolean;
   /** The client went away. */
   aborted = false;
+  /** Bytes of the forwarded response handed to the client socket (head and body; metering). */
+  sent = 0;
   private answered = false;
   private finished = false;
   private head: RequestHead;
@@ -241,6 +243,7 @@ export class Exchange {
     } else if (this.resFraming === Framing.None) { end = from; complete = true; }
     const extra = end < b.length;
     const cs = this.conn.sock;
+    this.sent += end - from + (head === undefined ? 0 : head.length);
     let ok: boolean;
     if (head !== undefined) {
       const n = end - from;
