@@ -43,6 +43,10 @@ test('list cache: a page is reused until any resource changes, here or through a
     const before = builds;
     assert.deepEqual(names(await page()), ['a:2', 'b:1'], 'a rolled-back write changes nothing');
     assert.equal(builds, before, 'and leaves the cached page valid');
+    await s.run('CREATE TABLE unrelated (x INTEGER)');
+    await other.run('INSERT INTO unrelated (x) VALUES (1)');
+    assert.deepEqual(names(await page()), ['a:2', 'b:1']);
+    assert.equal(builds, before, 'commits to other tables leave the page valid');
     await r.delete((await r.get('thing', 'p', 'a'))!);
     assert.deepEqual(names(await page()), ['b:1'], 'a delete is seen at once');
 

@@ -27,7 +27,7 @@
  * throwaway or benchmark stores.
  */
 import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Migration, Row, Sql, SqlValue, StateStore } from '../types.ts';
@@ -89,6 +89,9 @@ export class SqliteStore implements StateStore {
   #committing = false;
   /** WAL checkpoints in a worker thread (file stores only). */
   readonly #checkpointer?: Checkpointer;
+  /** The WAL-index file, read by `changeStamp` (file stores only). */
+  #shm?: number;
+  readonly #stampBuf = Buffer.alloc(96);
 
   constructor(path: string, opts: SqliteStoreOptions = {}) {
     this.path = path;
@@ -116,6 +119,30 @@ export class SqliteStore implements StateStore {
       throw err;
     }
     this.#db = db;
+  }
+
+  /**
+   * A token that changes whenever any connection to this database commits
+   * (undefined when it cannot tell): the WAL-index header, which SQLite
+   * rewrites at every commit with a bumped change counter
+   * (https://www.sqlite.org/walformat.html, "the WAL-index header"). It is
+   * read with one pread and no lock, so it costs a fraction of a query,
+   * which must take and drop a read lock; the two copies SQLite keeps must
+   * agree, else a commit is in flight and the answer is undefined.
+   * Uncommitted writes of an open group commit do not change it.
+   */
+  changeStamp(): string | undefined {
+    if (this.#shm === undefined) {
+      if (this.path === ':memory:' || !this.#db.open) return undefined;
+      try {
+        this.#shm = openSync(`${this.path}-shm`, 'r');
+      } catch {
+        return undefined;
+      }
+    }
+    const b = this.#stampBuf;
+    if (readSync(this.#shm, b, 0, 96, 0) !== 96 || b.compare(b, 0, 48, 48, 96) !== 0) return undefined;
+    return b.toString('latin1', 0, 48);
   }
 
   /** WAL checkpoints done off the event loop so far (see checkpointer.ts). */
@@ -257,6 +284,8 @@ export class SqliteStore implements StateStore {
     const release = await this.#mutex.acquire();
     try {
       await this.#checkpointer?.close();
+      if (this.#shm !== undefined) closeSync(this.#shm);
+      this.#shm = undefined;
       if (this.#db.open) this.#db.close();
       this.#cache.clear();
       this.#controls.clear();

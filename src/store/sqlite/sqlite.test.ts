@@ -88,3 +88,33 @@ test('group commit: a member that ends the whole SQLite transaction fails its ba
     await s.close();
   }
 });
+
+test('changeStamp moves with every commit, by this connection or another, and with nothing else', async () => {
+  const path = join(dir, 'stamp.db');
+  const s = await openStore(`sqlite:${path}`) as SqliteStore;
+  const other = await openStore(`sqlite:${path}`);
+  try {
+    await s.run('CREATE TABLE st (id INTEGER PRIMARY KEY)');
+    const a = s.changeStamp();
+    assert.equal(typeof a, 'string');
+    await s.all('SELECT * FROM st');
+    assert.equal(s.changeStamp(), a, 'a read changes nothing');
+    await s.run('INSERT INTO st (id) VALUES (1)');
+    const b = s.changeStamp();
+    assert.notEqual(b, a, 'own autocommit write');
+    let inside: string | undefined;
+    await s.tx(async (q) => {
+      await q.run('INSERT INTO st (id) VALUES (2)');
+      inside = s.changeStamp();
+    });
+    assert.equal(inside, b, 'an uncommitted transaction does not move it');
+    const c = s.changeStamp();
+    assert.notEqual(c, b, 'own group commit');
+    await other.run('INSERT INTO st (id) VALUES (3)');
+    assert.notEqual(s.changeStamp(), c, "another connection's commit");
+    assert.equal((await openStore('sqlite::memory:').then(async (m) => { const v = (m as SqliteStore).changeStamp(); await m.close(); return v; })), undefined, 'no stamp in memory');
+  } finally {
+    await other.close();
+    await s.close();
+  }
+});
