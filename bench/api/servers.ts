@@ -4,6 +4,7 @@
  * generic widgets kind) or `bare` (a Fastify hello world).
  */
 import Fastify from 'fastify';
+import { rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +13,11 @@ import { resolveConfig } from '../../src/core/config.ts';
 import { createLogger } from '../../src/core/log.ts';
 import { widgetsModule } from '../../test/foundation/widgets.ts';
 
-process.on('SIGTERM', () => process.exit(0));
+let home: string | undefined;
+process.on('SIGTERM', () => {
+  if (home) rmSync(home, { recursive: true, force: true }); // each run leaves tens of MB of state otherwise
+  process.exit(0);
+});
 const kind = process.argv[2];
 if (kind === 'bare') {
   const app = Fastify();
@@ -21,7 +26,7 @@ if (kind === 'bare') {
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   process.send!({ url });
 } else {
-  const home = await mkdtemp(join(tmpdir(), 'yun-bench-'));
+  home = await mkdtemp(join(tmpdir(), 'yun-bench-'));
   const config = resolveConfig({ home, apiPort: 0, store: process.env.BENCH_STORE }, {});
   const cloud = await startCloud(config, { modules: [widgetsModule], log: createLogger('silent') });
   const user = await cloud.ctx.identity.requireUser('admin');
