@@ -327,6 +327,7 @@ export class IdentityService {
   // ---- access keys ----
 
   async createAccessKey(userId: string, projectId: string, description = ''): Promise<{ accessKeyId: string; secretAccessKey: string; info: AccessKeyInfo }> {
+    this.cache.clear();
     const accessKeyId = `YK${randomToken(18).toUpperCase()}`;
     const secretAccessKey = randomSecret(30);
     const createdAt = now();
@@ -354,7 +355,11 @@ export class IdentityService {
   }
 
   /** For SigV4: the plain secret and who it belongs to. */
-  async lookupAccessKey(accessKeyId: string): Promise<{ secretAccessKey: string; principal: Principal; projectId: string } | undefined> {
+  lookupAccessKey(accessKeyId: string): Promise<{ secretAccessKey: string; principal: Principal; projectId: string } | undefined> {
+    return this.cached(`ak:${accessKeyId}`, () => this.loadAccessKey(accessKeyId));
+  }
+
+  private async loadAccessKey(accessKeyId: string): Promise<{ secretAccessKey: string; principal: Principal; projectId: string } | undefined> {
     const r = await this.store.get<{ secret_enc: string; user_id: string; project_id: string; name: string; is_admin: number }>(
       'SELECT k.secret_enc, k.user_id, k.project_id, u.name, u.is_admin FROM access_keys k JOIN users u ON u.id = k.user_id WHERE k.id = ?', [accessKeyId]);
     if (!r) return undefined;
