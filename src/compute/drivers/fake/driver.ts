@@ -137,7 +137,8 @@ export class FakeDriver implements ComputeDriver, LiveResizable, Execable {
     delete w.status.exitCode;
     delete w.status.finishedAt;
     w.log += r.out;
-    if (r.code !== undefined) {
+    // setTimeout fires at once past 2^31-1 ms: a sleep that long (the controller's default command) runs until stopped
+    if (r.code !== undefined && (r.afterMs ?? 0) <= 2 ** 31 - 1) {
       const code = r.code;
       w.timer = setTimeout(() => exitWorkload(w, code), r.afterMs ?? 0);
       w.timer.unref();

@@ -30,3 +30,13 @@ test('fake: simulated OOM kill and SIGTERM-ignoring workloads', async () => {
   assert.deepEqual(host.calls, ['create i-a', 'start i-a', 'start i-a', 'stop i-a']);
   host.shutdown();
 });
+
+test('fake: a sleep longer than a timer can hold runs until stopped (the controller\'s default command)', async () => {
+  const host = new FakeHost();
+  const d = new FakeDriver({ host });
+  await d.create({ id: 'i-long', imageRootfs: '/img', command: ['sleep', '2147483647'] });
+  await d.start('i-long');
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal((await d.inspect('i-long'))?.state, 'running');
+  host.shutdown();
+});
