@@ -83,7 +83,12 @@ export function registerComputeCommands(program: Command, env: CliEnv): void {
       let state = 'pending';
       const t = spin ? setInterval(() => process.stderr.write(`\r${frames[i++ % frames.length]} ${name}: ${state}   `), 80) : undefined;
       try {
-        const r = await vm.waitFor('running', 300_000, (s) => { state = s; });
+        // a one-shot command may have run to completion before the first poll: that is a successful launch
+        const r = await vm.waitFor('running', 300_000, (s) => { state = s; }).catch(async (e: Error) => {
+          const now = await vm.get();
+          if (now.status.state === 'exited' && now.status.startedAt && now.status.exitCode === 0) return now;
+          throw e;
+        });
         if (spin) process.stderr.write('\r');
         env.out(flat(r as never), env.format() === 'table' ? ['name', 'id', 'state', 'host', 'pid', 'image', 'flavor', 'metadataUrl'] : undefined);
       } finally {
