@@ -11,17 +11,23 @@ import { FakeDriver, FakeHost } from './drivers/fake/driver.ts';
 import { VmLikeFake } from './drivers/fake/vm-like.ts';
 import type { WorkloadStatus } from './drivers/types.ts';
 
+/** A compute cloud on `driver` with its own controller off, the busybox image built, and a way to make controllers by hand. */
+async function controllerCloud(driver: FakeDriver) {
+  const cc = await startComputeCloud({ compute: { driver, controller: false } });
+  await buildImage(cc.c, 'busybox', 'busybox');
+  const ctx = cc.tc.cloud.ctx;
+  const m = cc.mod;
+  const make = () => new InstanceController({ store: ctx.store, bus: ctx.bus, log: ctx.log, identity: ctx.identity, driver, caps: m.caps!,
+    scheduler: m.scheduler!, images: m.images!, networking: m.networking, metadata: m.metadata!, hostId: cc.tc.cloud.hostId });
+  return { cc, make };
+}
+
 describe('InstanceController.reconcile', () => {
   it('schedules and starts, adopts without a second start, stops, and finalizes deletion', async () => {
     const fake = new FakeHost();
     const driver = new FakeDriver({ host: fake });
-    const cc = await startComputeCloud({ compute: { driver, controller: false } });
+    const { cc, make } = await controllerCloud(driver);
     try {
-      await buildImage(cc.c, 'busybox', 'busybox');
-      const ctx = cc.tc.cloud.ctx;
-      const m = cc.mod;
-      const make = () => new InstanceController({ store: ctx.store, bus: ctx.bus, log: ctx.log, identity: ctx.identity, driver, caps: m.caps!,
-        scheduler: m.scheduler!, images: m.images!, networking: m.networking, metadata: m.metadata!, hostId: cc.tc.cloud.hostId });
       const ctl = make();
       const vm = await compute(cc.c).flavor('m1.tiny').launch({ name: 'r1', image: 'busybox', command: ['sleep', '100000'] });
       const id = (await vm.get()).id;
@@ -58,13 +64,9 @@ describe('resizing a workload with a live range (a VM)', () => {
   it('live inside the range; outside it 409 without allowRestart, and with it stop, resize in place, start (never delete and create)', async () => {
     const fake = new FakeHost();
     const driver = new VmLikeFake({ host: fake });
-    const cc = await startComputeCloud({ compute: { driver, controller: false } });
+    const { cc, make } = await controllerCloud(driver);
     try {
-      await buildImage(cc.c, 'busybox', 'busybox');
-      const ctx = cc.tc.cloud.ctx;
-      const m = cc.mod;
-      const ctl = new InstanceController({ store: ctx.store, bus: ctx.bus, log: ctx.log, identity: ctx.identity, driver, caps: m.caps!,
-        scheduler: m.scheduler!, images: m.images!, networking: m.networking, metadata: m.metadata!, hostId: cc.tc.cloud.hostId });
+      const ctl = make();
       const r = await cc.c.request<{ id: string }>('POST', '/v1/instances', { body: { name: 'v1', spec: { image: 'busybox', cpus: 1, memoryMb: 256, command: ['sleep', '100000'] } } });
       const vm = compute(cc.c).instance('v1');
       const calls = () => fake.calls.splice(0).filter((c) => !/^(inspect|list|capabilities)/.test(c)).map((c) => c.split(' ')[0]);
@@ -113,13 +115,9 @@ describe('a workload that failed (a VM whose guest kernel panicked)', () => {
     }
     const fake = new FakeHost();
     const driver = new PanickingFake({ host: fake });
-    const cc = await startComputeCloud({ compute: { driver, controller: false } });
+    const { cc, make } = await controllerCloud(driver);
     try {
-      await buildImage(cc.c, 'busybox', 'busybox');
-      const ctx = cc.tc.cloud.ctx;
-      const m = cc.mod;
-      const ctl = new InstanceController({ store: ctx.store, bus: ctx.bus, log: ctx.log, identity: ctx.identity, driver, caps: m.caps!,
-        scheduler: m.scheduler!, images: m.images!, networking: m.networking, metadata: m.metadata!, hostId: cc.tc.cloud.hostId });
+      const ctl = make();
       const vm = await compute(cc.c).flavor('m1.tiny').launch({ name: 'p1', image: 'busybox', command: ['sh', '-c', 'exit 0'] });
       const id = (await vm.get()).id;
       await ctl.reconcile(id);

@@ -13,7 +13,7 @@ import type { YunClient } from '../../src/sdk/client.ts';
 import { NetworkApi } from '../../src/sdk/network.ts';
 import { requireCapability } from '../helpers/capability.ts';
 import { buildImage, waitState } from '../compute/helpers.ts';
-import { census, needLinux, ownRuleset, rmrf, scrub, startNetCloud, tmp, waitFor, type NetCloud } from './helpers.ts';
+import { census, needLinux, ownRuleset, scrub, startNetCloud, teardown, tmp, waitFor, type NetCloud } from './helpers.ts';
 
 const PREFIX = 'yse';
 
@@ -147,13 +147,6 @@ test('instances on yun networks: reachability, DNS, isolation, SG, FIP, metadata
     for (const n of ['backend', 'other']) await api().networks.delete(n);
     assert.ok(await waitFor(async () => (await census(PREFIX)).links === before.links, 10_000), 'every device removed');
   } finally {
-    if (compute) {
-      await compute.controller?.stop().catch(() => undefined);
-      for (const w of await compute.driver.list().catch(() => [])) await compute.driver.delete(w.id).catch(() => undefined);
-    }
-    await cloud.stop().catch(() => undefined);
-    await scrub(PREFIX);
-    await rmrf(home);
-    await rmrf(stateDir);
+    await teardown({ compute, cloud, prefix: PREFIX, dirs: [home, stateDir] });
   }
 });

@@ -10,9 +10,10 @@ import type { TestContext } from 'node:test';
 import { resolveConfig } from '../../src/core/config.ts';
 import { type NetworkModule, type NetworkModuleOptions, networkModule } from '../../src/network/module.ts';
 import type { ServiceModule } from '../../src/services.ts';
+import type { ComputeModule } from '../../src/compute/module.ts';
 import { type TestCloud, startTestCloud } from '../helpers/cloud.ts';
 import { requireCapability } from '../helpers/capability.ts';
-import { linuxNetworkMissing } from '../network/helpers.ts';
+import { linuxNetworkMissing, scrub } from '../network/helpers.ts';
 
 export { census, nsGet, nsRun, scrub, waitFor, Procs } from '../network/helpers.ts';
 
@@ -56,4 +57,19 @@ export function ownRuleset(ruleset: string, prefix: string): string {
     if (inside && line === '}') inside = false;
   }
   return out.sort().join('\n');
+}
+
+/**
+ * Last-resort teardown of an end-to-end test: every workload deleted through
+ * the compute driver, the cloud stopped, kernel objects with `prefix`
+ * scrubbed, `dirs` removed. Never throws.
+ */
+export async function teardown(o: { compute?: ComputeModule; cloud: { stop(): Promise<void> }; prefix: string; dirs: string[] }): Promise<void> {
+  if (o.compute) {
+    await o.compute.controller?.stop().catch(() => undefined);
+    for (const w of await o.compute.driver.list().catch(() => [])) await o.compute.driver.delete(w.id).catch(() => undefined);
+  }
+  await o.cloud.stop().catch(() => undefined);
+  await scrub(o.prefix);
+  for (const d of o.dirs) await rmrf(d);
 }

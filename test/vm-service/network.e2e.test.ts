@@ -22,7 +22,7 @@ import { compute as computeApi } from '../../src/sdk/compute.ts';
 import { requireCapability } from '../helpers/capability.ts';
 import { yunCli } from '../helpers/cli.ts';
 import { buildImage, waitState } from '../compute/helpers.ts';
-import { census, needLinux, rmrf, scrub, startNetCloud, tmp, waitFor, type NetCloud } from '../network-service/helpers.ts';
+import { census, needLinux, scrub, startNetCloud, teardown, tmp, waitFor, type NetCloud } from '../network-service/helpers.ts';
 import { pidsMentioning } from '../vm/helpers.ts';
 
 const PREFIX = 'yvn';
@@ -170,13 +170,6 @@ test('VMs on yun networks: tap NIC, address, metadata, SG, DNS, published port, 
     await api().networks.delete('backend');
     assert.ok(await waitFor(async () => (await census(PREFIX)).links === before.links, 10_000), 'every device removed (tap included)');
   } finally {
-    if (compute) {
-      await compute.controller?.stop().catch(() => undefined);
-      for (const w of await compute.driver.list().catch(() => [])) await compute.driver.delete(w.id).catch(() => undefined);
-    }
-    await cloud.stop().catch(() => undefined);
-    await scrub(PREFIX);
-    await rmrf(home);
-    await rmrf(stateDir);
+    await teardown({ compute, cloud, prefix: PREFIX, dirs: [home, stateDir] });
   }
 });
