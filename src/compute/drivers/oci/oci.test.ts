@@ -181,6 +181,7 @@ describe('oci driver on a real kernel', () => {
     assert.notEqual(userns.exitCode, 0, 'creating a user namespace is refused');
     assert.match(userns.stderr, /Operation not permitted/);
     assert.equal((await d.exec(s.id, ['sh', '-c', 'echo ok | cat & wait'])).stdout, 'ok\n', 'fork, pipes and exec still work');
+    assert.equal((await d.exec(s.id, ['adjtimex'])).exitCode, 0, 'reading the clock (adjtimex → clock_adjtime) still works');
     const hostNet = statSync('/proc/self/ns/net').ino;
     const pid = (await d.inspect(s.id))!.pid!;
     assert.notEqual(statSync(`/proc/${pid}/ns/net`).ino, hostNet);

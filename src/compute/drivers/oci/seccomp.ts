@@ -4,7 +4,10 @@
  * A deny list modelled on what Docker's default profile refuses to a
  * container without CAP_SYS_ADMIN: syscalls that reach kernel attack surface
  * a workload has no business with (namespaces, mounts, modules, kexec, BPF,
- * perf, keyrings, io_uring, handle-based opens, clocks, swap, reboot). The
+ * perf, keyrings, io_uring, handle-based opens, setting clocks, swap,
+ * reboot). Reading the clock through adjtimex stays allowed: libc's
+ * adjtimex() is the clock_adjtime syscall, and changing the clock needs
+ * CAP_SYS_TIME anyway. The
  * capability set already stops most of them; the filter also stops what
  * needs no capability at all — above all creating a user namespace (`unshare
  * -U`, `clone(CLONE_NEWUSER)`), which would hand the workload a full
@@ -22,7 +25,7 @@ const ENOSYS = 38;
 
 /** Syscalls refused with EPERM (names as libseccomp knows them on x86_64 and aarch64). */
 export const DENIED_SYSCALLS = [
-  'acct', 'add_key', 'bpf', 'clock_adjtime', 'clock_settime', 'delete_module', 'finit_module', 'fsconfig', 'fsmount', 'fsopen',
+  'acct', 'add_key', 'bpf', 'clock_settime', 'delete_module', 'finit_module', 'fsconfig', 'fsmount', 'fsopen',
   'fspick', 'init_module', 'io_uring_enter', 'io_uring_register', 'io_uring_setup', 'kexec_file_load', 'kexec_load', 'keyctl',
   'lookup_dcookie', 'mount', 'mount_setattr', 'move_mount', 'name_to_handle_at', 'open_by_handle_at', 'open_tree', 'perf_event_open',
   'pivot_root', 'quotactl', 'reboot', 'request_key', 'setns', 'settimeofday', 'swapoff', 'swapon', 'syslog', 'umount2', 'unshare',
