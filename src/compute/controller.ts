@@ -195,7 +195,6 @@ export class InstanceController {
         limits: this.limits(r),
         ...(net.netnsPath ? { netnsPath: net.netnsPath } : {}),
         ...(net.nics?.length ? { nics: net.nics } : {}),
-        ...(r.spec.type === 'vm' && r.spec.size?.diskGb ? { rootDiskGb: r.spec.size.diskGb } : {}),
         files: [{ path: '/run/yun/meta_data.json', content: JSON.stringify(meta, null, 1), mode: 0o644 }, ...(net.files ?? [])],
         ...(userData ? { userData } : {}),
       },

@@ -113,12 +113,6 @@ export interface WorkloadSpec {
    * drivers use `netnsPath` instead and ignore this.
    */
   nics?: WorkloadNic[];
-  /**
-   * Virtual size of the root disk in GiB for workloads with their own disk
-   * (the qemu driver grows the overlay to it; never below the image's disk).
-   * Container drivers ignore it.
-   */
-  rootDiskGb?: number;
   /** Files written into the workload before its first start (metadata, keys). */
   files?: InjectedFile[];
   /**

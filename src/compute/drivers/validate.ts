@@ -1,5 +1,5 @@
 import { invalid } from '../../core/errors.ts';
-import { type WorkloadNic, type WorkloadSpec, WORKLOAD_ID_RE } from './types.ts';
+import { type WorkloadLimits, type WorkloadNic, type WorkloadSpec, WORKLOAD_ID_RE } from './types.ts';
 
 /** Throws `ValidationFailed` for a spec no driver should accept. Shared by every driver. */
 export function validateWorkloadSpec(spec: WorkloadSpec): void {
@@ -23,11 +23,12 @@ export function validateWorkloadSpec(spec: WorkloadSpec): void {
   if (spec.netnsPath !== undefined && !isSafeAbsPath(spec.netnsPath)) throw invalid('/netnsPath', 'netnsPath must be an absolute path');
 }
 
-export function validateLimits(l: { cpus?: number; memoryMb?: number; pids?: number }): void {
+export function validateLimits(l: WorkloadLimits): void {
   if (l.cpus !== undefined && !(Number.isFinite(l.cpus) && l.cpus > 0 && l.cpus <= 1024)) throw invalid('/limits/cpus', 'cpus must be > 0');
   if (l.memoryMb !== undefined && !(Number.isInteger(l.memoryMb) && l.memoryMb >= 4))
     throw invalid('/limits/memoryMb', 'memoryMb must be an integer >= 4');
   if (l.pids !== undefined && !(Number.isInteger(l.pids) && l.pids >= 1)) throw invalid('/limits/pids', 'pids must be an integer >= 1');
+  if (l.rootDiskGb !== undefined && !(l.rootDiskGb > 0 && l.rootDiskGb <= 65536)) throw invalid('/limits/rootDiskGb', 'rootDiskGb must be > 0 and ≤ 65536');
 }
 
 /** Absolute, normalised, no `..`, no NUL. */

@@ -143,7 +143,6 @@ export class QemuDriver implements ComputeDriver, LiveResizable, VolumeHotplug, 
     if (spec.hostname !== undefined && !/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/.test(spec.hostname)) throw invalid('/hostname', 'hostname must be a DNS name');
     validateLimits(spec.limits ?? {});
     if (spec.vm?.rootDiskGb !== undefined && !(spec.vm.rootDiskGb > 0)) throw invalid('/vm/rootDiskGb', 'rootDiskGb must be > 0');
-    if (spec.rootDiskGb !== undefined && !(spec.rootDiskGb > 0 && spec.rootDiskGb <= 65536)) throw invalid('/rootDiskGb', 'rootDiskGb must be > 0 and ≤ 65536');
     for (const [i, f] of (spec.files ?? []).entries()) {
       if (!f.path.startsWith('/') || f.path.split('/').includes('..')) throw invalid(`/files/${i}/path`, 'injected file path must be absolute without ..');
     }
@@ -164,8 +163,8 @@ export class QemuDriver implements ComputeDriver, LiveResizable, VolumeHotplug, 
         if (image.disk) {
           const info = JSON.parse(await runOk('qemu-img', ['info', '--output=json', image.disk])) as { format: string; 'virtual-size': number };
           const args = ['create', '-q', '-f', 'qcow2', '-F', info.format, '-b', image.disk, tmp.disk];
-          // the flavor's disk (or vm.rootDiskGb), never smaller than the image's own disk
-          const wantMb = Math.round((spec.vm?.rootDiskGb ?? spec.rootDiskGb ?? 0) * 1024);
+          // the flavor's disk (limits.rootDiskGb, or vm.rootDiskGb), never smaller than the image's own disk
+          const wantMb = Math.round((spec.vm?.rootDiskGb ?? spec.limits?.rootDiskGb ?? 0) * 1024);
           if (wantMb * 2 ** 20 > info['virtual-size']) args.push(`${wantMb}M`);
           await runOk('qemu-img', args);
         }
