@@ -16,6 +16,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { YunError } from '../core/errors.ts';
+import { isVmImageRootfs } from '../compute/vm/router.ts';
 import { runTool } from './drivers/common.ts';
 import type { VolumeAttachmentInfo } from './drivers/types.ts';
 
@@ -31,7 +32,7 @@ async function readJson<T>(p: string): Promise<T | undefined> {
 
 /** The base disk of a VM image directory, or undefined for a container image. Throws for a VM image without a disk. */
 export async function vmImageDisk(imageRootfs: string): Promise<string | undefined> {
-  if (!existsSync(join(dirname(imageRootfs), 'vm-image.json'))) return undefined;
+  if (!isVmImageRootfs(imageRootfs)) return undefined;
   const m = await readJson<{ disk?: string }>(join(imageRootfs, 'image.json'));
   if (!m?.disk) throw fail('this VM image has no disk (kernel and initrd only)');
   return isAbsolute(m.disk) ? m.disk : resolve(imageRootfs, m.disk);

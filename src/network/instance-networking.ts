@@ -18,7 +18,7 @@ import type { IdentityService } from '../identity/service.ts';
 import { Resources } from '../store/resources.ts';
 import type { Sql, StateStore } from '../store/types.ts';
 import type { NetworkController } from './controller.ts';
-import { dnsNameOf, driverNetwork } from './desired.ts';
+import { dnsNameOf } from './desired.ts';
 import { resolvConf } from './dns/server.ts';
 import { allocateNext, parseCidr, validateStatic } from './ipam.ts';
 import { DEFAULT_NETWORK, type NetworkResource, ensureDefaultNetwork } from './networks.ts';
@@ -159,13 +159,13 @@ export class ServiceInstanceNetworking implements InstanceNetworking {
       netnsPath ??= r.netnsPath ?? undefined;
       resolv ??= r.resolvConf;
       if (r.tap) {
-        nics.push({ tap: r.tap.ifname, mac: r.tap.mac, ip: p.ip, prefix: parseCidr(net.spec.cidr).prefix, gateway: net.spec.gateway, searchDomain: driverNetwork(net.resource).dnsDomain! });
+        nics.push({ tap: r.tap.ifname, mac: r.tap.mac, ip: p.ip, prefix: parseCidr(net.spec.cidr).prefix, gateway: net.spec.gateway, searchDomain: net.spec.dnsDomain });
       }
       addresses.push({ network: net.resource.name, ip: shared ? '127.0.0.1' : p.ip });
     }
     const first = ports[0];
     const firstNet = first ? d.networks.get(first.networkId) : undefined;
-    resolv ??= firstNet ? resolvConf(firstNet.spec.gateway, driverNetwork(firstNet.resource).dnsDomain!) : undefined;
+    resolv ??= firstNet ? resolvConf(firstNet.spec.gateway, firstNet.spec.dnsDomain!) : undefined;
     const hosts = ['127.0.0.1\tlocalhost', ...ports.map((p) => `${p.ip}\t${p.dnsName ?? ''} ${inst.hostname}`.trim())].join('\n');
     return {
       ...(netnsPath ? { netnsPath } : {}),
