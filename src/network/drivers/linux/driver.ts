@@ -63,8 +63,12 @@ export class LinuxNetworkDriver implements NetworkDriver, InstanceIdentifier, Da
   private readonly dns = new Map<string, DnsServer>();
   private state: DriverState = emptyState();
   private queue: Promise<unknown> = Promise.resolve();
-  /** Last value read per published-port counter, and bytes counted but not yet taken. */
-  private readonly counterSeen = new Map<string, number>();
+  /**
+   * Last value read per published port's counter (by published-port id; a
+   * port unpublished since the last rebuild stays until the next one reads
+   * its last bytes), and bytes counted but not yet taken.
+   */
+  private counterSeen = new Map<string, number>();
   private dataOut: Record<string, number> = {};
 
   private constructor(opts: LinuxDriverOptions, probe: LinuxProbe) {
@@ -118,7 +122,8 @@ export class LinuxNetworkDriver implements NetworkDriver, InstanceIdentifier, Da
     const d = new LinuxNetworkDriver(opts, probe);
     d.state = await loadState(d.stateFile);
     // Counts made before this driver was opened were (or are lost to) the previous one: baseline them.
-    for (const [name, bytes] of await d.readCounters()) d.counterSeen.set(name, bytes);
+    const kernel = await d.readCounters();
+    for (const id of Object.keys(d.state.published)) d.counterSeen.set(id, kernel.get(d.names.pubCounter(id)) ?? 0);
     for (const net of Object.values(d.state.networks)) await d.syncDns(net).catch(() => undefined);
     return d;
   }
@@ -137,7 +142,7 @@ export class LinuxNetworkDriver implements NetworkDriver, InstanceIdentifier, Da
   private async applyFull(): Promise<void> {
     await this.harvest();
     await this.run('nft', ['-f', '-'], { input: fullRuleset(this.state, this.names, this.ruleOpts) });
-    this.counterSeen.clear();
+    this.counterSeen = new Map(Object.keys(this.state.published).map((id) => [id, 0]));
   }
 
   // ---- data out of published ports (DataOutCounter) ----
@@ -155,17 +160,14 @@ export class LinuxNetworkDriver implements NetworkDriver, InstanceIdentifier, Da
 
   /** Moves what the counters gained since they were last read into `dataOut`. */
   private async harvest(): Promise<void> {
-    const pubs = Object.keys(this.state.published);
-    if (pubs.length === 0) return;
+    if (this.counterSeen.size === 0) return;
     const now = await this.readCounters();
-    for (const id of pubs) {
-      const name = this.names.pubCounter(id);
-      const cur = now.get(name);
+    for (const [id, prev] of this.counterSeen) {
+      const cur = now.get(this.names.pubCounter(id));
       if (cur === undefined) continue;
-      const prev = this.counterSeen.get(name) ?? 0;
       const delta = cur >= prev ? cur - prev : cur;
       if (delta > 0) this.dataOut[id] = (this.dataOut[id] ?? 0) + delta;
-      this.counterSeen.set(name, cur);
+      this.counterSeen.set(id, cur);
     }
   }
 
@@ -384,7 +386,6 @@ export class LinuxNetworkDriver implements NetworkDriver, InstanceIdentifier, Da
     validateId(id, 'id');
     return this.serial(async () => {
       if (!this.state.published[id]) return;
-      await this.harvest(); // its last bytes, before its counter goes
       delete this.state.published[id];
       await this.save();
       await this.applyFull();
@@ -446,7 +447,6 @@ export class LinuxNetworkDriver implements NetworkDriver, InstanceIdentifier, Da
     return this.serial(async () => {
       const next = planState({ networks: nets, ports, published: pubs, dns }, this.state, this.names);
       await this.removeStrays(next);
-      await this.harvest();
       this.state = next;
       await this.save();
       for (const n of Object.values(next.networks)) await this.kernelNetwork(n);
