@@ -17,7 +17,7 @@ import { appRoutes } from './service.ts';
 import { SourceStore, sourceRoutes } from './source.ts';
 import { SourceBuilder } from './builder.ts';
 import { join } from 'node:path';
-import type { UsageSink } from '../metering/sink.ts';
+import type { CounterSource } from '../metering/sink.ts';
 import { Resources } from '../store/resources.ts';
 
 export interface AppsOptions {
@@ -29,10 +29,8 @@ export interface AppsOptions {
   replaceUnhealthyAfterMs?: number;
   /** Give replicas a security group open on the app port (default: when compute has the network service). */
   networkGroups?: boolean;
-  /** Where bytes the router sends out are reported, per app (metering's sink). */
-  metering?: { sink: UsageSink };
-  /** How often router byte counts go to the sink. Default 15 000 ms. */
-  dataOutMs?: number;
+  /** Metering asks, each pass, for the bytes the router sent out per app. */
+  metering?: { addCounterSource(c: CounterSource): () => void };
 }
 
 export class AppsModule implements ServiceModule {
@@ -82,26 +80,19 @@ export class AppsModule implements ServiceModule {
       resyncMs: this.o.resyncMs, drainGraceMs: this.o.drainGraceMs, replaceUnhealthyAfterMs: this.o.replaceUnhealthyAfterMs,
     });
     await this.controller.start();
-    const sink = this.o.metering?.sink;
-    if (sink) {
-      const res = new Resources(ctx.store);
-      this.flushDataOut = async () => {
-        for (const { project, app, bytes } of this.router.metrics.takeBytesOut()) {
-          const a = await res.get('app', project, app);
-          if (a) sink.dataOut(project, { id: a.id, kind: a.kind, name: a.name }, bytes);
-        }
-      };
-      this.dataOutTimer = setInterval(() => { void this.flushDataOut?.().catch((err) => ctx.log.warn({ err }, 'router byte counts not metered')); }, this.o.dataOutMs ?? 15_000);
-      this.dataOutTimer.unref();
-    }
+    const res = new Resources(ctx.store);
+    this.unmeter = this.o.metering?.addCounterSource(async (sink) => {
+      for (const { project, app, bytes } of this.router.metrics.takeBytesOut()) {
+        const a = await res.get('app', project, app);
+        if (a) sink.dataOut(project, { id: a.id, kind: a.kind, name: a.name }, bytes);
+      }
+    });
   }
 
-  private dataOutTimer?: NodeJS.Timeout;
-  private flushDataOut?: () => Promise<void>;
+  private unmeter?: () => void;
 
   async stop(): Promise<void> {
-    clearInterval(this.dataOutTimer);
-    await this.flushDataOut?.().catch(() => undefined);
+    this.unmeter?.();
     await this.controller?.stop();
     await this.builder?.idle();
     await this.router.stop();

@@ -23,7 +23,7 @@ import type { Sql, StateStore } from '../store/types.ts';
 import { type Rate, METERED_KINDS, quantityFor, ratesFor } from './rates.ts';
 import { type UsageRecord, insertRecords, getWatermark, setWatermark } from './records.ts';
 import { hourCuts } from './rating.ts';
-import type { BufferedUsageSink, GaugeSource } from './sink.ts';
+import type { BufferedUsageSink, CounterSource, GaugeSource } from './sink.ts';
 
 const HOUR = 3_600_000;
 
@@ -34,6 +34,8 @@ export interface CollectorOptions {
   /** Identifies this process's sink in record keys (host id). */
   sinkId?: string;
   gauges?: GaugeSource[];
+  /** Asked to push their counts into `sink` just before each drain. */
+  counters?: Set<CounterSource>;
   /** Price change instants; periods are cut there too. */
   cuts?: () => number[];
   /** Events read per transaction. */
@@ -201,6 +203,7 @@ export class Collector {
   private async flushSink(): Promise<number> {
     const sink = this.o.sink;
     if (!sink) return 0;
+    for (const c of this.o.counters ?? []) await c(sink).catch(() => undefined); // a failed read is retried next pass: the source keeps its counts
     const now = this.now();
     const start = this.sinkSince;
     if (now <= start) return 0;

@@ -22,7 +22,7 @@ import { GRACE_MS, closeMonth } from './invoices.ts';
 import { meteringMigrations } from './migrations.ts';
 import { getWatermark } from './records.ts';
 import { meteringRoutes } from './routes.ts';
-import { BufferedUsageSink, type GaugeSource } from './sink.ts';
+import { BufferedUsageSink, type CounterSource, type GaugeSource } from './sink.ts';
 
 export interface MeteringOptions {
   /** The clock (tests); default Date.now. */
@@ -59,11 +59,18 @@ export class MeteringModule implements ServiceModule {
   /** Adds a sampled source (e.g. the objects service's bytes per bucket). */
   addGauge(g: GaugeSource): void { this.gauges.push(g); }
 
+  private readonly counters = new Set<CounterSource>();
+  /** Adds a counter source asked each pass (e.g. bytes out of published ports); returns its removal. */
+  addCounterSource(c: CounterSource): () => void {
+    this.counters.add(c);
+    return () => this.counters.delete(c);
+  }
+
   private ensure(ctx: ApiContext): void {
     if (this.collector) return;
     this.store = ctx.store;
     this.log = ctx.log;
-    this.collector = new Collector({ store: ctx.store, now: this.now, sink: this.sink, sinkId: ctx.config.zone, gauges: this.gauges, cuts: () => priceChanges(this.catalogue) });
+    this.collector = new Collector({ store: ctx.store, now: this.now, sink: this.sink, sinkId: ctx.config.zone, gauges: this.gauges, counters: this.counters, cuts: () => priceChanges(this.catalogue) });
     this.budgets = new BudgetController({
       store: ctx.store, now: this.now, log: ctx.log, poke: () => ctx.bus.poke(), fetch: this.o.fetch, backoffMs: this.o.webhookBackoffMs,
       spend: (project, now) => this.spend(project, now),

@@ -8,6 +8,9 @@
  *   counts of one tick, by design: a hot path never waits on the store.
  * - `GaugeSource`: something the collector samples each tick (bytes stored
  *   per bucket); the value is held constant since the previous sample.
+ * - `CounterSource`: counts kept elsewhere (kernel byte counters, proxy
+ *   sockets) that the collector asks, each tick just before it drains the
+ *   sink, to push what they gained since the last time.
  */
 export interface ResourceRef { id: string; kind: string; name: string }
 
@@ -77,6 +80,9 @@ export class BufferedUsageSink implements UsageSink {
     for (const i of items) this.add(i);
   }
 }
+
+/** Pushes the counts gained since its last call into `sink` (and forgets them). */
+export type CounterSource = (sink: UsageSink) => Promise<void>;
 
 export interface GaugeSample {
   project: string;

@@ -1,13 +1,16 @@
 /**
- * The network module reports bytes out of published ports to metering: a
- * driver with the DataOutCounter ability (here the fake, counting what the
- * test says) is read periodically and at stop, and each published port's
- * bytes land in the sink under its floating IP and project.
+ * The network module reports bytes out of published ports to metering: each
+ * metering pass asks a driver with the DataOutCounter ability (here the
+ * fake, counting what the test says), and each published port's bytes
+ * become usage records under its floating IP and project.
  */
 import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { resolveConfig } from '../core/config.ts';
-import { BufferedUsageSink } from '../metering/sink.ts';
+import { meteringModule } from '../metering/module.ts';
 import { NetworkApi } from '../sdk/network.ts';
 import { startTestCloud } from '../../test/helpers/cloud.ts';
 import { FakeNetworkDriver } from './drivers/fake/driver.ts';
@@ -23,12 +26,12 @@ class CountingFake extends FakeNetworkDriver implements DataOutCounter {
   }
 }
 
-test('bytes out of published ports reach the metering sink under the floating IP and its project', { timeout: 60_000 }, async () => {
+test('bytes out of published ports become usage records under the floating IP and its project', { timeout: 60_000 }, async () => {
   const driver = new CountingFake();
-  const sink = new BufferedUsageSink();
-  const home = (await import('node:fs/promises')).mkdtemp(`${(await import('node:os')).tmpdir()}/yun-dataout-`);
-  const net = await networkModule(resolveConfig({ home: await home }, {}), { openDriver: async () => driver, metering: { sink }, dataOutMs: 50, resyncMs: 200 });
-  const tc = await startTestCloud({ home: await home, modules: [net] });
+  const config = resolveConfig({ home: await mkdtemp(join(tmpdir(), 'yun-dataout-')) }, {});
+  const metering = await meteringModule(config, { tickMs: 0 });
+  const net = await networkModule(config, { openDriver: async () => driver, metering, resyncMs: 200 });
+  const tc = await startTestCloud({ home: config.home, modules: [net, metering] });
   try {
     const api = new NetworkApi(tc.admin);
     const project = (await tc.admin.projects.get('default')).id as string;
@@ -36,17 +39,12 @@ test('bytes out of published ports reach the metering sink under the floating IP
     const fip = await api.floatingIps.create('web-http', { instance: 'web', port: 80, hostPort: 18651 });
     driver.pending[fip.id] = 1234;
     driver.pending['fip-gone'] = 99; // a port deleted meanwhile: nobody to bill, dropped
-    const end = Date.now() + 5000;
-    let got: ReturnType<BufferedUsageSink['drain']> = [];
-    while (got.length === 0 && Date.now() < end) {
-      await new Promise((r) => setTimeout(r, 50));
-      got = sink.drain();
-    }
-    assert.deepEqual(got.map((u) => [u.project, u.sku, u.resource, u.quantity]), [[project, 'network.data_out', { id: fip.id, kind: 'floating-ip', name: 'web-http' }, 1234n]]);
-    driver.pending[fip.id] = 10;
-    await tc.stop();
-    assert.deepEqual(sink.drain().map((u) => u.quantity), [10n], 'flushed at stop');
+    await metering.tick();
+    const rows = await tc.cloud.ctx.store.all<{ project: string; sku: string; resource_id: string; resource_kind: string; resource_name: string; quantity: string }>(
+      "SELECT project, sku, resource_id, resource_kind, resource_name, CAST(quantity AS TEXT) AS quantity FROM metering_records WHERE sku = 'network.data_out'");
+    assert.deepEqual(rows.map((u) => [u.project, u.sku, { id: u.resource_id, kind: u.resource_kind, name: u.resource_name }, BigInt(u.quantity)]),
+      [[project, 'network.data_out', { id: fip.id, kind: 'floating-ip', name: 'web-http' }, 1234n]]);
   } finally {
-    await tc.stop().catch(() => undefined);
+    await tc.stop();
   }
 });

@@ -21,7 +21,7 @@ import { NodeLoadBalancer } from './lb/node.ts';
 import type { LoadBalancerDataPlane } from './lb/types.ts';
 import { networkMigrations } from './migrations.ts';
 import { networkRoutes } from './routes.ts';
-import type { UsageSink } from '../metering/sink.ts';
+import type { CounterSource } from '../metering/sink.ts';
 import { Resources } from '../store/resources.ts';
 import type { DataOutCounter } from './drivers/types.ts';
 
@@ -45,10 +45,8 @@ export interface NetworkModuleOptions {
   /** Test hook: a ready driver instead of opening one. */
   openDriver?: () => Promise<NetworkDriver>;
   lb?: LoadBalancerDataPlane;
-  /** Where bytes out of published ports and load balancers are reported (metering's sink). */
-  metering?: { sink: UsageSink };
-  /** How often published-port byte counters are read into the sink. Default 15 000 ms. */
-  dataOutMs?: number;
+  /** Metering asks, each pass, for the bytes out of published ports and load balancers. */
+  metering?: { addCounterSource(c: CounterSource): () => void };
 }
 
 /** Extras of the network service's InstanceNetworking beyond the compute seam. */
@@ -93,8 +91,7 @@ export async function networkModule(_config: CloudConfig, o: NetworkModuleOption
     validate: (q, project, networks, securityGroups) => validateInstanceNetworking(q, project, networks, securityGroups),
   };
   const lb = o.lb ?? new NodeLoadBalancer();
-  let dataOutTimer: NodeJS.Timeout | undefined;
-  let flushDataOut: (() => Promise<void>) | undefined;
+  let unmeter: (() => void) | undefined;
   return {
     name: 'network',
     migrations: networkMigrations,
@@ -118,27 +115,21 @@ export async function networkModule(_config: CloudConfig, o: NetworkModuleOption
         throw e;
       }
       impl = new ServiceInstanceNetworking(ctx.store, ctx.identity, ctl);
-      if (o.metering) {
-        const sink = o.metering.sink;
-        const res = new Resources(ctx.store);
-        // bytes out of published ports (kernel counters) and load balancers (their client sockets)
-        flushDataOut = async () => {
-          const counts = [isDataOutCounter(driver) ? await driver.takeDataOut() : {}, lb.takeDataOut?.() ?? {}];
-          for (const [id, bytes] of counts.flatMap((c) => Object.entries(c))) {
-            const r = await res.getById(id);
-            if (r && bytes > 0) sink.dataOut(r.project, { id: r.id, kind: r.kind, name: r.name }, bytes);
-          }
-        };
-        dataOutTimer = setInterval(() => { void flushDataOut?.().catch((err) => ctx.log.warn({ err }, 'reading published-port byte counters failed')); }, o.dataOutMs ?? 15_000);
-        dataOutTimer.unref();
-      }
+      const res = new Resources(ctx.store);
+      // bytes out of published ports (kernel counters) and load balancers (their client sockets)
+      unmeter = o.metering?.addCounterSource(async (sink) => {
+        const counts = [isDataOutCounter(driver) ? await driver.takeDataOut() : {}, lb.takeDataOut?.() ?? {}];
+        for (const [id, bytes] of counts.flatMap((c) => Object.entries(c))) {
+          const r = await res.getById(id);
+          if (r && bytes > 0) sink.dataOut(r.project, { id: r.id, kind: r.kind, name: r.name }, bytes);
+        }
+      });
       const c = driver.capabilities;
       ctx.log.info({ driver: c.kind, isolation: c.isolation, securityGroupsEnforced: c.securityGroupsEnforced, notes: c.notes }, 'network service started');
     },
     async stop() {
-      clearInterval(dataOutTimer);
-      await flushDataOut?.().catch(() => undefined);
-      flushDataOut = undefined;
+      unmeter?.();
+      unmeter = undefined;
       impl = undefined;
       await ctl?.stop();
       ctl = undefined;
