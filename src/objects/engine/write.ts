@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { randomToken } from '../../core/ids.ts';
 import { S3Error } from '../s3/errors.ts';
 import { BlobEncoder } from './blobcodec.ts';
+import { type Md5, WorkerMd5 } from './md5-worker.ts';
 import { type ChecksumAlgorithm, createChecksum } from './checksums.ts';
 import type { Sql } from '../../store/types.ts';
 import { type EngineCtx, rowToVersion, VERSION_COLS, VERSION_COLS_DATA, versionParams } from './context.ts';
@@ -33,6 +34,9 @@ export interface WriteOpts {
 /** Default `inlineMax` for PutObject: one blob segment. */
 export const INLINE_MAX = 64 * 1024;
 
+/** Bodies larger than this (or of unknown size) are MD5-hashed on the worker thread. */
+export const WORKER_MD5_MIN = 1024 * 1024;
+
 /** A writer that only collects the encoded bytes (for inline blobs). */
 function memoryWriter(): BlobWriter & { bytes(): Buffer } {
   const parts: Buffer[] = [];
@@ -49,10 +53,10 @@ export async function writeBlob(ctx: EngineCtx, source: AsyncIterable<Buffer>, o
   const inline = opts.inlineMax !== undefined && opts.expectedSize !== undefined && opts.expectedSize <= opts.inlineMax;
   const mem = inline ? memoryWriter() : undefined;
   const writer = mem ?? await ctx.backend.create();
+  const md5: Md5 = opts.expectedSize === undefined || opts.expectedSize > WORKER_MD5_MIN ? new WorkerMd5() : createHash('md5');
   try {
     const sse = opts.sse ? ctx.keys.newBlob(opts.sse) : undefined;
     const enc = new BlobEncoder(writer, sse?.cipher);
-    const md5 = createHash('md5');
     const ck = opts.checksumAlgorithm ? createChecksum(opts.checksumAlgorithm) : undefined;
     let size = 0;
     const max = opts.maxSize ?? 5 * 1024 ** 4;
@@ -60,16 +64,17 @@ export async function writeBlob(ctx: EngineCtx, source: AsyncIterable<Buffer>, o
       size += chunk.length;
       if (size > max) throw new S3Error('EntityTooLarge');
       if (opts.expectedSize !== undefined && size > opts.expectedSize) throw new S3Error('IncompleteBody');
-      md5.update(chunk);
+      await md5.update(chunk);
       ck?.update(chunk);
       await enc.write(chunk);
     }
     if (opts.expectedSize !== undefined && size !== opts.expectedSize) throw new S3Error('IncompleteBody');
     await enc.finish();
-    await writer.commit();
+    const [digest] = await Promise.all([md5.digest(), writer.commit()]);
     const desc: BlobDesc = { id: writer.id, size, ...(sse ? { sse: sse.sse } : {}), ...(mem ? { inline: true as const } : {}) };
-    return { desc, md5: md5.digest(), size, checksum: ck?.digest(), ...(mem ? { inline: mem.bytes() } : {}) };
+    return { desc, md5: digest, size, checksum: ck?.digest(), ...(mem ? { inline: mem.bytes() } : {}) };
   } catch (e) {
+    md5.abort?.();
     await writer.abort();
     throw e;
   }
