@@ -124,6 +124,43 @@ describe('qemu driver: tiny-vm end to end', { timeout: 900_000 }, () => {
     await d.delete(pid);
   });
 
+  it('a boot that cannot go on is ended with the last console lines: a panic before pvpanic, firmware with nothing to boot', async (t) => {
+    if (!ok(t)) return;
+    const untilExited = async (wid: string) => {
+      const end = Date.now() + BOOT_MS;
+      let w = await d.inspect(wid);
+      while (w?.state === 'running' && Date.now() < end) {
+        await new Promise((r) => setTimeout(r, 300));
+        w = await d.inspect(wid);
+      }
+      return w;
+    };
+    // no init in the initramfs: the kernel panics before any module (pvpanic_pci) loads, and would reboot in 5 s forever
+    const early = 'vm-e2e-early-panic';
+    await d.create({ id: early, imageRootfs: join(work, 'image'), command: [], limits: { cpus: 1, memoryMb: 128 },
+      vm: { cmdline: 'console=ttyS0 panic=5 loglevel=4 rdinit=/no-such-init' } });
+    await d.start(early);
+    let w = await untilExited(early);
+    assert.equal(w?.state, 'exited', 'QEMU ended instead of rebooting the guest');
+    t.diagnostic(`early panic: ${w?.failure}`);
+    assert.match(w?.failure ?? '', /^guest kernel panic: .+; last console lines: .*Kernel panic - not syncing/);
+    assert.notEqual(w?.exitCode, 0);
+    assert.deepEqual(await pidsMentioning(join(stateDir, 'instances', early)), [], 'that QEMU is gone');
+    await d.delete(early);
+    // a disk with no boot sector: SeaBIOS (its screen mirrored to the console) finds nothing and would wait forever
+    const blank = join(work, 'blank.img');
+    await writeFile(blank, Buffer.alloc(1024 * 1024));
+    await importDiskImage(blank, { intoDir: join(work, 'blank-image') });
+    const nb = 'vm-e2e-no-boot';
+    await d.create({ id: nb, imageRootfs: join(work, 'blank-image'), command: [], limits: { memoryMb: 64 } });
+    await d.start(nb);
+    w = await untilExited(nb);
+    assert.equal(w?.state, 'exited');
+    t.diagnostic(`no boot: ${w?.failure}`);
+    assert.match(w?.failure ?? '', /^no bootable device; last console lines: .*Boot failed: not a bootable disk/);
+    await d.delete(nb);
+  });
+
   it('a new driver on the same state dir adopts the running VM and never starts a second QEMU', async (t) => {
     if (!ok(t)) return;
     const before = await d.inspect(id);

@@ -55,8 +55,10 @@ describe('buildQemuArgs', () => {
   });
 
   it('disk boot (no kernel) marks the root disk bootable; nics become tap + virtio-net', () => {
-    const a = buildQemuArgs({ ...base, kernel: undefined, nics: [{ tap: 'tap-x', mac: '52:54:00:12:34:56' }] });
+    const a = buildQemuArgs({ ...base, kernel: undefined, nics: [{ tap: 'tap-x', mac: '52:54:00:12:34:56' }], firmwareSerial: '/state/i-abc/sercon-port' });
     assert.ok(!a.includes('-kernel') && !a.includes('-append'));
+    assert.equal(after(a, '-fw_cfg'), 'name=etc/sercon-port,file=/state/i-abc/sercon-port', 'SeaBIOS mirrors its screen to the console');
+    assert.ok(!buildQemuArgs(base).includes('-fw_cfg'));
     assert.ok(a.includes('virtio-blk-pci,id=dev-root,drive=node-root,serial=root,bootindex=0'));
     assert.equal(after(a, '-netdev'), 'tap,id=net0,ifname=tap-x,script=no,downscript=no');
     assert.ok(a.includes('virtio-net-pci,netdev=net0,mac=52:54:00:12:34:56'));

@@ -36,6 +36,8 @@ export interface QemuLaunch {
   drives: QemuDrive[];
   nics: QemuNic[];
   consoleLog: string;
+  /** A fw_cfg file holding COM1's port (0x3f8, little-endian): SeaBIOS then writes its screen to the serial console. */
+  firmwareSerial?: string;
   qmpSocket: string;
   pidFile: string;
 }
@@ -94,6 +96,8 @@ export function buildQemuArgs(l: QemuLaunch): string[] {
     if (l.initrd) a.push('-initrd', l.initrd);
     if (l.cmdline) a.push('-append', l.cmdline);
   }
+  // (QEMU warns that names outside opt/ are reserved: this one is SeaBIOS's own)
+  if (l.firmwareSerial) a.push('-fw_cfg', `name=etc/sercon-port,file=${esc(l.firmwareSerial)}`);
   if (l.rootDisk) a.push(...driveArgs(l.rootDisk, l.kernel ? [] : ['bootindex=0']));
   if (l.seed) a.push(...driveArgs({ name: 'seed', path: l.seed, format: 'raw', readOnly: true, serial: 'cidata' }));
   for (const d of l.drives) a.push(...driveArgs(d));

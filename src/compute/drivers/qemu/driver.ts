@@ -19,7 +19,7 @@
  * off the same disk.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, open, readFile, readdir, rename, rm, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { YunError, invalid, notFound } from '../../../core/errors.ts';
 import { randomToken } from '../../../core/ids.ts';
@@ -33,6 +33,7 @@ import { BALLOON_FLOOR_MB, balloonActual, setBalloon } from './balloon.ts';
 import { backupDrive } from './backup.ts';
 import { hotplugAdd, hotplugRemove, hotplugResize, volumeDrive } from './hotplug.ts';
 import { qemuStats } from './stats.ts';
+import { bootFailure, readRunConsole } from './console.ts';
 import { InstanceFiles, type InstanceRecord, type RunRecord, livePid, readJson, readVolumes, writeJson } from './instance.ts';
 import { type Accelerator, type AcceleratorProbe, probeAccelerator, qemuVersion } from './probe.ts';
 import { withQmp } from './qmp.ts';
@@ -204,6 +205,9 @@ export class QemuDriver implements ComputeDriver, LiveResizable, VolumeHotplug, 
         const memoryMb = this.memoryOf(rec);
         await rm(f.qmpSocket, { force: true });
         await rm(f.pidFile, { force: true });
+        const consoleFrom = await stat(f.console).then((s) => s.size, () => 0);
+        const diskBoot = !rec.image.kernel;
+        if (diskBoot) await writeFile(f.serconPort, Buffer.from([0xf8, 0x03]));
         const args = buildQemuArgs({
           binary: this.binary,
           accelerator: accel,
@@ -218,6 +222,7 @@ export class QemuDriver implements ComputeDriver, LiveResizable, VolumeHotplug, 
           drives: volumes.map(volumeDrive),
           nics: rec.spec.nics ?? [],
           consoleLog: f.console,
+          ...(diskBoot ? { firmwareSerial: f.serconPort } : {}),
           qmpSocket: f.qmpSocket,
           pidFile: f.pidFile,
         });
@@ -225,7 +230,7 @@ export class QemuDriver implements ComputeDriver, LiveResizable, VolumeHotplug, 
         await runOk(this.binary, args, { timeoutMs: 60_000 });
         const live = await waitFor(() => livePid(f), 5000, 50);
         if (!live) throw new YunError('DriverFailed', `QEMU for ${id} exited right after starting; see ${f.console}`);
-        const run: RunRecord = { startedAt: new Date().toISOString(), pid: live.pid, pidStart: live.start, accelerator: accel, vcpus, memoryMb, balloon: true };
+        const run: RunRecord = { startedAt: new Date().toISOString(), pid: live.pid, pidStart: live.start, accelerator: accel, vcpus, memoryMb, balloon: true, consoleFrom };
         await writeJson(f.run, run);
       });
     });
@@ -318,9 +323,16 @@ export class QemuDriver implements ComputeDriver, LiveResizable, VolumeHotplug, 
     if (!run) return { ...base, state: 'created' };
     const live = await livePid(f);
     if (live && live.pid === run.pid && live.start === run.pidStart) {
-      return { ...base, state: 'running', pid: live.pid, startedAt: run.startedAt, liveResize: this.liveRange(rec, run) };
+      const failure = run.consoleFrom === undefined ? undefined : bootFailure(await readRunConsole(f.console, run.consoleFrom));
+      if (!failure) return { ...base, state: 'running', pid: live.pid, startedAt: run.startedAt, liveResize: this.liveRange(rec, run) };
+      // a panic pvpanic did not catch, or firmware with nothing to boot: this run is over
+      run = (await this.serial(id, async () => {
+        const r = await this.markExited(f, undefined, failure);
+        await this.shutdown(f, 0);
+        return r;
+      })) ?? run;
     }
-    run = (await this.markExited(f, undefined, await guestFailure(f))) ?? run;
+    run = (await this.markExited(f, undefined, await guestFailure(f, run))) ?? run;
     return {
       ...base,
       state: 'exited',
@@ -476,13 +488,14 @@ export class QemuDriver implements ComputeDriver, LiveResizable, VolumeHotplug, 
 }
 
 /**
- * Why a QEMU that ended on its own failed, from the console of its last
- * boot: a kernel panic (pvpanic makes QEMU exit on one). Undefined for a
- * guest that powered off.
+ * Why a QEMU that ended on its own failed, from the console of that run: a
+ * kernel panic (pvpanic makes QEMU exit on one). Undefined for a guest that
+ * powered off. Runs of older drivers have no start offset: their last boot is
+ * read instead.
  */
-async function guestFailure(f: InstanceFiles): Promise<string | undefined> {
+async function guestFailure(f: InstanceFiles, run: RunRecord): Promise<string | undefined> {
+  if (run.consoleFrom !== undefined) return bootFailure(await readRunConsole(f.console, run.consoleFrom));
   const log = await readTail(f.console, 16 * 1024).catch(() => '');
   const boot = log.lastIndexOf('Linux version ');
-  const m = /Kernel panic - not syncing:[^\r\n]*/.exec(boot >= 0 ? log.slice(boot) : log);
-  return m ? `guest kernel panic: ${m[0].replace(/^.*?Kernel panic - not syncing: */, '').trim()}` : undefined;
+  return bootFailure(boot >= 0 ? log.slice(boot) : log);
 }

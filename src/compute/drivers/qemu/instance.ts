@@ -16,6 +16,8 @@ export class InstanceFiles {
   get disk() { return join(this.dir, 'disk.qcow2'); }
   get seed() { return join(this.dir, 'seed.iso'); }
   get console() { return join(this.dir, 'console.log'); }
+  /** fw_cfg file telling SeaBIOS to mirror its screen to COM1 (disk boots), so 'No bootable device' reaches the console. */
+  get serconPort() { return join(this.dir, 'sercon-port'); }
   get pidFile() { return join(this.dir, 'qemu.pid'); }
   get startLock() { return join(this.dir, 'start.lock'); }
   /** unix socket paths are limited to 107 bytes: long state dirs get a hashed path in the temp dir. */
@@ -47,6 +49,8 @@ export interface RunRecord {
   memoryMb?: number;
   /** QEMU has the virtio-balloon device. */
   balloon?: boolean;
+  /** Size of console.log when this run started: the run's console is what follows (absent in runs of older drivers). */
+  consoleFrom?: number;
   finishedAt?: string;
   exitCode?: number;
   /** The guest failed rather than stopped (kernel panic): why, with the console line. */
