@@ -69,6 +69,16 @@ export interface InstanceKindDeps {
   /** Resize/creation checks that need the scheduler live in actions.ts. */
 }
 
+const same = (a?: string[], b?: string[]) => JSON.stringify(a ?? []) === JSON.stringify(b ?? []);
+
+/** An update may move the instance to other security groups (live); its networks stay what they were at create. */
+async function networkingChange(networking: InstanceNetworking | undefined, c: ResourceCallContext, prev: Instance, spec: InstanceSpec): Promise<void> {
+  if (!same(prev.spec.networks, spec.networks)) throw new YunError('InvalidState', 'the networks of an instance are fixed at create; create a new instance instead', { field: '/spec/networks' });
+  if (same(prev.spec.securityGroups, spec.securityGroups)) return;
+  if (!networking?.setSecurityGroups) throw new YunError('InvalidState', `the '${networking?.name ?? 'none'}' networking cannot change security groups`, { field: '/spec/securityGroups' });
+  await networking.setSecurityGroups(c.q, prev.project, prev.id, spec.securityGroups);
+}
+
 export function instanceRoutes(app: FastifyInstance, ctx: ApiContext, deps: InstanceKindDeps): void {
   registerResource<InstanceSpec, InstanceStatus>(app, ctx, {
     kind: 'instance', plural: 'instances', service: 'compute', idPrefix: 'i', spec: InstanceSpecSchema, deletion: 'finalize',
@@ -81,6 +91,7 @@ export function instanceRoutes(app: FastifyInstance, ctx: ApiContext, deps: Inst
       if (img.status.state === 'error') throw new YunError('InvalidState', `image '${spec.image}' failed: ${img.status.reason ?? 'unknown'}`);
       checkInstanceType(spec, img);
       if (!prev) await deps.networking?.validate?.(c.q, c.scope.project.id, spec.networks, spec.securityGroups);
+      else await networkingChange(deps.networking, c, prev, spec);
       const minRam = img.spec.minRamMb ?? 0;
       let minVcpus = 0;
       let minRamFromFlavor = 0;

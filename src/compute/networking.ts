@@ -58,6 +58,13 @@ export interface InstanceNetworking {
    * out-of-subnet address answers 400/404 at once instead of failing later.
    */
   validate?(q: Sql, project: string, networks?: string[], securityGroups?: string[]): Promise<void>;
+  /**
+   * Optional: an instance's `spec.securityGroups` changed. Called inside the
+   * instance-update transaction; checks the groups (404 naming the field)
+   * and applies them to the instance's ports without restarting it. Without
+   * it, a change of groups is refused.
+   */
+  setSecurityGroups?(q: Sql, project: string, instanceId: string, securityGroups?: string[]): Promise<void>;
 }
 
 /** Loopback only: no addresses, no namespace from outside, nothing to release. */

@@ -5,8 +5,9 @@
  * - On start it computes the whole desired state and calls the driver's
  *   `reconcile`, which recreates what is missing and removes owned leftovers
  *   (a kill -9 mid-setup is cleaned here), then starts the data planes.
- * - After that every change event of a network kind, and a short periodic
- *   resync, runs `sync`: a diff against what this controller last applied,
+ * - After that every change event of a network kind, a new generation of
+ *   an instance (its security groups may have changed), and a short periodic
+ *   resync, run `sync`: a diff against what this controller last applied,
  *   so a rule change reaches running instances well within a second.
  * - All driver work, including instance prepare/release, runs through one
  *   serial queue, so a sync never races an attach or detach.
@@ -69,7 +70,18 @@ export class NetworkController {
   async start(): Promise<void> {
     await this.exec(() => this.fullReconcile());
     const since = await this.o.bus.lastSeq();
-    this.unsubscribe = this.o.bus.subscribe({ kinds: Object.values(KIND) }, since, () => this.requestSync());
+    // Instance spec changes (a new generation) may move its ports to other security groups.
+    const generations = new Map<string, number>();
+    this.unsubscribe = this.o.bus.subscribe({ kinds: [...Object.values(KIND), 'instance'] }, since, (e) => {
+      if (e.kind === 'instance') {
+        const o = e.object as { id: string; generation: number };
+        if (e.type === 'DELETED') { generations.delete(o.id); return; }
+        const seen = generations.get(o.id);
+        generations.set(o.id, o.generation);
+        if (seen === undefined ? o.generation === 1 : seen === o.generation) return;
+      }
+      this.requestSync();
+    });
     this.timer = setInterval(() => this.requestSync(), this.o.resyncMs ?? 2000);
     this.timer.unref();
   }

@@ -22,7 +22,7 @@ import { dnsNameOf } from './desired.ts';
 import { resolvConf } from './dns/server.ts';
 import { allocateNext, parseCidr, validateStatic } from './ipam.ts';
 import { DEFAULT_NETWORK, type NetworkResource, ensureDefaultNetwork } from './networks.ts';
-import { type Port, deletePortsOfInstance, insertPort, portByIp, portIdOf, portsOfInstance, portsOfNetwork } from './ports.ts';
+import { type Port, deletePortsOfInstance, insertPort, portByIp, portIdOf, portsOfInstance, portsOfNetwork, setInstancePortGroups } from './ports.ts';
 import { DEFAULT_GROUP, ensureDefaultGroup } from './security-groups.ts';
 import { KIND, type NetworkResourceSpec, type NetworkResourceStatus } from './types.ts';
 
@@ -102,16 +102,33 @@ export class ServiceInstanceNetworking implements InstanceNetworking {
     return { instanceId: p.instanceId, instanceName: p.instanceName, project: p.project, network: net?.name ?? p.networkId, ip: p.ip };
   }
 
-  private async allocate(q: Parameters<Parameters<StateStore['tx']>[0]>[0], inst: NetworkedInstance): Promise<Port[]> {
+  /**
+   * Moves an instance's ports to other security groups inside the instance
+   * update transaction `q` (404 naming the field for a missing group). The
+   * controller sees the instance's new generation and applies the rules to
+   * the running workload; nothing restarts.
+   */
+  async setSecurityGroups(q: Sql, project: string, instanceId: string, securityGroups: string[] | undefined): Promise<void> {
+    await setInstancePortGroups(q, instanceId, await this.groupsOf(q, project, securityGroups));
+  }
+
+  /** The groups ports get (`default` when none are named), each checked to exist; `default` is made on first use. */
+  private async groupsOf(q: Sql, project: string, securityGroups: string[] | undefined): Promise<string[]> {
     const res = new Resources(q);
-    const wanted = inst.networks?.length ? inst.networks : [DEFAULT_NETWORK];
-    const groups = inst.securityGroups?.length ? [...new Set(inst.securityGroups)] : [DEFAULT_GROUP];
+    const groups = securityGroups?.length ? [...new Set(securityGroups)] : [DEFAULT_GROUP];
     for (const [i, g] of groups.entries()) {
-      if (g === DEFAULT_GROUP) await ensureDefaultGroup(q, this.identity, inst.project);
-      else if (!(await res.get(KIND.securityGroup, inst.project, g))) {
+      if (g === DEFAULT_GROUP) await ensureDefaultGroup(q, this.identity, project);
+      else if (!(await res.get(KIND.securityGroup, project, g))) {
         throw new YunError('NotFound', `security group '${g}' not found`, { field: `/spec/securityGroups/${i}`, details: { kind: KIND.securityGroup, name: g } });
       }
     }
+    return groups;
+  }
+
+  private async allocate(q: Parameters<Parameters<StateStore['tx']>[0]>[0], inst: NetworkedInstance): Promise<Port[]> {
+    const res = new Resources(q);
+    const wanted = inst.networks?.length ? inst.networks : [DEFAULT_NETWORK];
+    const groups = await this.groupsOf(q, inst.project, inst.securityGroups);
     const out: Port[] = [];
     const seen = new Set<string>();
     for (const [i, entry] of wanted.entries()) {

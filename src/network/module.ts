@@ -89,6 +89,7 @@ export async function networkModule(_config: CloudConfig, o: NetworkModuleOption
     release: (i: NetworkedInstance) => ready().release(i),
     identify: (ip: string) => ready().identify(ip),
     validate: (q, project, networks, securityGroups) => validateInstanceNetworking(q, project, networks, securityGroups),
+    setSecurityGroups: (q, project, instanceId, securityGroups) => ready().setSecurityGroups(q, project, instanceId, securityGroups),
   };
   const lb = o.lb ?? new NodeLoadBalancer();
   let unmeter: (() => void) | undefined;

@@ -72,6 +72,11 @@ export async function insertPort(q: Sql, p: Port): Promise<void> {
   }
 }
 
+/** Replaces the security groups of every port of an instance (inside the caller's transaction). */
+export async function setInstancePortGroups(q: Sql, instanceId: string, groups: string[]): Promise<void> {
+  await q.run('UPDATE net_ports SET security_groups = ? WHERE instance_id = ?', [JSON.stringify(groups), instanceId]);
+}
+
 export async function deletePortsOfInstance(q: Sql, instanceId: string): Promise<number> {
   return (await q.run('DELETE FROM net_ports WHERE instance_id = ?', [instanceId])).changes;
 }

@@ -55,6 +55,17 @@ export class InstanceHandle {
   rebuild(image?: string) { return this.act('rebuild', image ? { image } : {}); }
   resize(to: { flavor?: string; cpus?: number; memoryMb?: number; allowRestart?: boolean }) { return this.act('resize', to); }
   delete(): Promise<unknown> { return this.c.request('DELETE', this.path()); }
+  /** Moves the running instance to these security groups (none: the project's default group); retried on a concurrent update. */
+  async setSecurityGroups(groups: string[]): Promise<InstanceResource> {
+    for (let attempt = 0; ; attempt++) {
+      const r = await this.get();
+      try {
+        return await this.c.request('PUT', this.path(), { body: { spec: { ...r.spec, securityGroups: groups }, resourceVersion: r.resourceVersion } });
+      } catch (e) {
+        if (attempt >= 4 || (e as { code?: string }).code !== 'StaleGeneration') throw e;
+      }
+    }
+  }
   exec(command: string[], o: { env?: Record<string, string>; stdin?: string; timeoutMs?: number } = {}): Promise<{ stdout: string; stderr: string; exitCode: number }> {
     return this.c.request('POST', this.path('/exec'), { body: { command, ...o } });
   }

@@ -9,7 +9,8 @@ import { test } from 'node:test';
 import { computeModule, type ComputeModule } from '../../src/compute/module.ts';
 import { resolveConfig } from '../../src/core/config.ts';
 import { metadataTarget } from '../../src/network/module.ts';
-import type { YunClient } from '../../src/sdk/client.ts';
+import type { YunApiError, YunClient } from '../../src/sdk/client.ts';
+import { ComputeClient } from '../../src/sdk/compute.ts';
 import { NetworkApi } from '../../src/sdk/network.ts';
 import { requireCapability } from '../helpers/capability.ts';
 import { buildImage, waitState } from '../compute/helpers.ts';
@@ -94,6 +95,24 @@ test('instances on yun networks: reachability, DNS, isolation, SG, FIP, metadata
     await api().securityGroups.addRule('web', 'ingress tcp 8080 10.218.0.0/24');
     assert.ok(await waitFor(async () => (await get(c(), 'app2', addr.app1!, 8080)) === 'app1', 5000));
     t.diagnostic(`security group change reached the instance in ${Date.now() - t0} ms (including exec round trips)`);
+
+    // moving a running instance to other groups applies live (no restart); a missing group or a network change is refused
+    await api().securityGroups.create('only80', { rules: ['ingress tcp 80 0.0.0.0/0'] });
+    const app1 = new ComputeClient(c()).instance('app1');
+    const startedAt = (await app1.get()).status.startedAt;
+    await assert.rejects(app1.setSecurityGroups(['nope']), (e: YunApiError) => e.status === 404 && e.field === '/spec/securityGroups/0');
+    const cur = await app1.get();
+    await assert.rejects(c().request('PUT', '/v1/instances/app1', { body: { spec: { ...cur.spec, networks: ['other'] } } }),
+      (e: YunApiError) => e.status === 409 && e.field === '/spec/networks');
+    await app1.setSecurityGroups(['only80']);
+    assert.ok(await waitFor(async () => (await get(c(), 'app2', addr.app1!, 8080)) === undefined, 5000), '8080 closed by the move');
+    assert.equal(await get(c(), 'app2', addr.app1!, 80), 'app1', 'what only80 allows stays open');
+    const t2 = Date.now();
+    await app1.setSecurityGroups(['web']);
+    assert.ok(await waitFor(async () => (await get(c(), 'app2', addr.app1!, 8080)) === 'app1', 5000), '8080 open again');
+    t.diagnostic(`moving an instance back to a group reached it in ${Date.now() - t2} ms (including exec round trips)`);
+    assert.equal((await app1.get()).status.startedAt, startedAt, 'never restarted');
+    await api().securityGroups.delete('only80');
 
     // metadata: each instance sees its own data
     for (const n of ['app1', 'app2']) {

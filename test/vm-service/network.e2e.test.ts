@@ -129,6 +129,16 @@ test('VMs on yun networks: tap NIC, address, metadata, SG, DNS, published port, 
     assert.equal(await get(c(), 'c1', vmip.ip, 8080), undefined, 'security group blocks 8080');
     await api().securityGroups.addRule('web', 'ingress tcp 8080 10.219.0.0/24');
     assert.ok(await waitFor(async () => (await get(c(), 'c1', vmip.ip, 8080)) === 'vm1', 5000), '8080 open after the rule add, no restart');
+    // the VM's groups change live through the CLI: out of web (into default, which c1 is not in), then back
+    const removed = await yun('instance', 'remove-security-group', 'vm1', 'web', '-o', 'json');
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.ok(await waitFor(async () => (await get(c(), 'c1', vmip.ip, 8080)) === undefined, 6000), 'out of web: 8080 closed');
+    const again = await yun('instance', 'remove-security-group', 'vm1', 'web');
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /not in security group web/);
+    const added = await yun('instance', 'add-security-group', 'vm1', 'web', '-o', 'json');
+    assert.deepEqual(JSON.parse(added.stdout).securityGroups, ['default', 'web']);
+    assert.ok(await waitFor(async () => (await get(c(), 'c1', vmip.ip, 8080)) === 'vm1', 5000), 'back in web: 8080 open, the VM never restarted');
 
     // published port and load balancer reach the VM
     await api().floatingIps.create('vm1-http', { instance: 'vm1', port: 80, hostPort: 18631 });
