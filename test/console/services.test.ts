@@ -252,6 +252,20 @@ describe('web console: networking, volumes, cost', () => {
     const resized = await tc.admin.resource('instances').waitFor('vm1', (r) => r.status.state === 'running' && (r.status as { limits?: { cpus?: number } }).limits?.cpus === 2, 30_000);
     assert.equal((resized.spec as { allowRestart?: boolean }).allowRestart, true);
     await page.getByText('memory 64–256 MiB, 2 vCPU').waitFor({ timeout: 30_000 });
+
+    // Its security groups change live: out of web, into ops, no restart.
+    await tc.admin.resource('security-groups').create('ops', { rules: ['ingress tcp 22 0.0.0.0/0'] });
+    const stops = () => fake.calls.filter((c) => c.startsWith('stop ')).length;
+    const stopsBefore = stops();
+    await page.getByRole('button', { name: 'Change groups' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByRole('checkbox', { name: 'ops', exact: true }).check();
+    await dialog.getByRole('checkbox', { name: 'web', exact: true }).uncheck();
+    await dialog.getByRole('button', { name: 'Save groups' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    await page.getByTestId('instance-groups').filter({ hasText: /^ops$/ }).waitFor();
+    assert.deepEqual((await tc.admin.resource('instances').get('vm1')).spec.securityGroups, ['ops']);
+    assert.equal(stops(), stopsBefore, 'no restart');
     await page.screenshot({ path: join(shots, '19-vm-detail.png'), fullPage: true });
   });
 

@@ -16,7 +16,7 @@ type ImageSource = { build?: string; upload?: string };
 export const isVmImage = (source: ImageSource | undefined): boolean => source?.build === 'tiny-vm' || source?.upload === 'disk';
 
 /** Lists a kind, or nothing when its service is not part of this cloud (404). */
-async function optionalList(client: ReturnType<typeof useApp>['client'], plural: string): Promise<Resource[] | undefined> {
+export async function optionalList(client: ReturnType<typeof useApp>['client'], plural: string): Promise<Resource[] | undefined> {
   try { return await client.resource(plural).listAll(); } catch (e) {
     if (e instanceof YunApiError && e.status === 404) return undefined;
     throw e;

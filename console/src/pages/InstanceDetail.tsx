@@ -5,6 +5,7 @@ import { Sparkline } from '../chart.tsx';
 import { useAsync } from '../hooks.ts';
 import { Link, navigate } from '../router.tsx';
 import { Dialog, ErrorBox, Field, FormErrors, PageHead, State, ago, useAction } from '../ui.tsx';
+import { optionalList } from './CreateInstance.tsx';
 import type { Flavor } from './Instances.tsx';
 
 export function InstanceDetail({ name }: { name: string }) {
@@ -21,6 +22,7 @@ export function InstanceDetail({ name }: { name: string }) {
   const r = live && first.data && live.resourceVersion >= first.data.resourceVersion ? live : first.data ?? live;
   const act = useAction();
   const [resizing, setResizing] = useState(false);
+  const [grouping, setGrouping] = useState(false);
 
   if (gone) return <div><PageHead title={name} /><p>This instance was deleted. <Link to="/instances">Back to instances</Link></p></div>;
   if (first.error && !r) return <div><PageHead title={name} /><ErrorBox error={first.error} /></div>;
@@ -54,6 +56,11 @@ export function InstanceDetail({ name }: { name: string }) {
             <dt>Flavor</dt><dd>{r.spec.flavor ?? 'custom'} <span className="muted">{r.spec.size ? `${r.spec.size.vcpus} vCPU · ${r.spec.size.ramMb} MiB` : ''}</span></dd>
             {st.liveResize ? <><dt>Live resize</dt><dd>memory {st.liveResize.minMemoryMb}–{st.liveResize.maxMemoryMb} MiB, {st.liveResize.vcpus} vCPU</dd></> : null}
             <dt>Addresses</dt><dd>{(st.addresses ?? []).map((a) => `${a.ip} (${a.network})`).join(', ') || '—'}</dd>
+            <dt>Security groups</dt>
+            <dd>
+              <span data-testid="instance-groups">{(r.spec.securityGroups?.length ? r.spec.securityGroups : ['default']).join(', ')}</span>{' '}
+              {canWrite && !r.deletionTimestamp ? <button type="button" className="ghost" onClick={() => setGrouping(true)}>Change groups</button> : null}
+            </dd>
             <dt>Host</dt><dd>{st.host ?? '—'} <span className="muted">{st.driver ?? ''}</span></dd>
             <dt>Started</dt><dd>{ago(st.startedAt)}</dd>
             <dt>Restarts</dt><dd>{st.restartCount ?? 0}</dd>
@@ -72,6 +79,7 @@ export function InstanceDetail({ name }: { name: string }) {
       {st.state === 'running' ? <Usage name={r.name} /> : null}
       <ConsoleLog name={r.name} state={st.state} />
       {resizing ? <Resize r={r} onClose={() => setResizing(false)} /> : null}
+      {grouping ? <SecurityGroups r={r} onClose={() => setGrouping(false)} /> : null}
     </div>
   );
 }
@@ -133,6 +141,32 @@ function ConsoleLog({ name, state }: { name: string; state?: string }) {
       <ErrorBox error={error} />
       <pre ref={pre} className="log" data-testid="console-log" tabIndex={0}>{text || 'No output yet.'}</pre>
     </section>
+  );
+}
+
+/** Moves the instance to other security groups; the rules apply to it live, without a restart. */
+function SecurityGroups({ r, onClose }: { r: InstanceResource; onClose(): void }) {
+  const { client } = useApp();
+  const groups = useAsync(() => optionalList(client, 'security-groups'), [client]);
+  const [chosen, setChosen] = useState<string[]>(r.spec.securityGroups?.length ? r.spec.securityGroups : ['default']);
+  const act = useAction();
+  const toggle = (g: string) => setChosen(chosen.includes(g) ? chosen.filter((x) => x !== g) : [...chosen, g]);
+  return (
+    <Dialog title={`Security groups of ${r.name}`} open onClose={onClose}>
+      <form onSubmit={(e) => { e.preventDefault(); void act.run(async () => { await compute(client).instance(r.name).setSecurityGroups(chosen); onClose(); }); }}>
+        <FormErrors error={act.error}>
+          <fieldset>
+            <legend>Groups</legend>
+            {groups.data ? [...new Set(['default', ...groups.data.map((g) => g.name)])].map((g) => (
+              <label key={g} className="check"><input type="checkbox" checked={chosen.includes(g)} onChange={() => toggle(g)} /> {g}</label>
+            )) : null}
+          </fieldset>
+        </FormErrors>
+        <p className="note">The rules apply to the running instance at once; it is not restarted. With no group it is in the project's default group.</p>
+        <ErrorBox error={act.error ?? groups.error} />
+        <div className="dialog-foot"><span /><button type="submit" disabled={act.busy}>Save groups</button></div>
+      </form>
+    </Dialog>
   );
 }
 
