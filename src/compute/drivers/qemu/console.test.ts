@@ -8,12 +8,12 @@ import { bootFailure, readRunConsole } from './console.ts';
 test('a kernel panic is the failure, with the console lines up to it', () => {
   const log = '[    0.1] Linux version 6.1\r\n[    0.9] Freeing unused kernel memory\r\n[    1.0] Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)\r\n[    1.0] CPU: 0 PID: 1\r\n';
   const f = bootFailure(log);
-  assert.equal(f, 'guest kernel panic: VFS: Unable to mount root fs on unknown-block(0,0); last console lines: [    0.1] Linux version 6.1 | [    0.9] Freeing unused kernel memory | [    1.0] Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)');
+  assert.equal(f, 'guest kernel panic: VFS: Unable to mount root fs on unknown-block(0,0); last console lines: [ 0.1] Linux version 6.1 | [ 0.9] Freeing unused kernel memory | [ 1.0] Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)');
 });
 
 test('firmware with nothing to boot is a failure; terminal escapes are dropped', () => {
-  const log = '\x1b[?7l\x1b[2J\x1b[0mSeaBIOS (version 1.16.2)\r\nBooting from Hard Disk...\r\nBoot failed: not a bootable disk\r\n\r\nNo bootable device.\r\n';
-  assert.equal(bootFailure(log), 'no bootable device; last console lines: SeaBIOS (version 1.16.2) | Booting from Hard Disk... | Boot failed: not a bootable disk | No bootable device.');
+  const log = '\x1b[?7l\x1b[2J\x1b[0mSeaBIOS (version 1.16.2)\r\nBooting from Hard Disk...\r\nBoot failed: not a bootable disk\r\nPress Ctrl-B for the iPXE command line...                    Booting from Floppy...\r\nNo bootable device.\r\n';
+  assert.equal(bootFailure(log), 'no bootable device; last console lines: SeaBIOS (version 1.16.2) | Booting from Hard Disk... | Boot failed: not a bootable disk | Press Ctrl-B for the iPXE command line... Booting from Floppy... | No bootable device.');
 });
 
 test('a console that shows a boot going well is no failure', () => {

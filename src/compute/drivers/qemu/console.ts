@@ -36,7 +36,7 @@ const CONTROL = /\x1b\[[0-9;?]*[A-Za-z]|\x1b[c()][0-9A-Za-z]?|[\x00-\x08\x0b-\x1
 const PANIC = /Kernel panic - not syncing:? *([^\r\n]*)/;
 const NO_BOOT = /No bootable device/;
 
-const lastLines = (text: string) => text.replace(CONTROL, '').split('\n').map((l) => l.trim()).filter(Boolean).slice(-LINES);
+const lastLines = (text: string) => text.replace(CONTROL, '').split('\n').map((l) => l.replace(/\s+/g, ' ').trim()).filter(Boolean).slice(-LINES);
 
 /**
  * Why the guest of this run cannot go on, from its console: a kernel panic
