@@ -63,7 +63,7 @@ export interface InstanceStatus {
   finishedAt?: string;
   limits?: { cpus?: number; memoryMb?: number; pids?: number };
   /** VMs: the changes a resize applies without a restart (vCPU count, memory range in MiB). */
-  liveResize?: { vcpus: number; minMemoryMb: number; maxMemoryMb: number };
+  liveResize?: { vcpus: number; maxVcpus?: number; minMemoryMb: number; maxMemoryMb: number };
   addresses?: { network: string; ip: string }[];
   metadataUrl?: string;
   observedGeneration?: number;

@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import { execFile, spawn } from 'node:child_process';
 import { createReadStream, existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
@@ -244,7 +245,9 @@ mke2fs -q $dev && mkdir -p /mnt/data && mount $dev /mnt/data && echo "written-by
     const MiB = 1024 * 1024;
     const vm = compute(c).instance('vm1');
     const running = await waitFor(c, 'instances', 'vm1', (x) => x.status.state === 'running' && Boolean(x.status.liveResize), 30_000);
-    assert.deepEqual(running.status.liveResize, { vcpus: 2, minMemoryMb: 64, maxMemoryMb: 256 });
+    // vCPUs are hot-plugged up to the host's CPU count
+    const hot = (vcpus: number) => (availableParallelism() > vcpus ? { maxVcpus: availableParallelism() } : {});
+    assert.deepEqual(running.status.liveResize, { vcpus: 2, ...hot(2), minMemoryMb: 64, maxMemoryMb: 256 });
     const bootKb = Number((await lastBootHas(c, 'vm1', /UD-MEM (\d+) kB/, 30_000)).m[1]);
     const token = (await lastBootHas(c, 'vm1', /UD-DISK (token-\S+)/, 30_000)).m[1];
     assert.ok(bootKb > 0, 'guest memory on the console');
@@ -272,13 +275,22 @@ mke2fs -q $dev && mkdir -p /mnt/data && mount $dev /mnt/data && echo "written-by
     }
     const grown = await waitFor(c, 'instances', 'vm1', (x) => x.status.state === 'running' && (x.status.limits as { memoryMb?: number }).memoryMb === 384, 30_000);
     assert.notEqual(grown.status.pid, running.status.pid, 'a new QEMU');
-    assert.deepEqual(grown.status.liveResize, { vcpus: 1, minMemoryMb: 64, maxMemoryMb: 384 });
+    assert.deepEqual(grown.status.liveResize, { vcpus: 1, ...hot(1), minMemoryMb: 64, maxMemoryMb: 384 });
     const { m, boot } = await lastBootHas(c, 'vm1', /UD-DISK (\S+)/, 60_000);
     const seen = /(\d+) vCPU, (\d+) kB memory/.exec(boot);
     assert.equal(seen?.[1], '1', 'the guest sees 1 vCPU');
     assert.ok(Number(seen?.[2]) > bootKb + 100 * 1024, `the guest sees 128 MiB more memory than ${bootKb} kB: ${seen?.[2]} kB`);
     assert.equal(m[1], token, 'the root disk kept what the guest wrote');
     t.diagnostic(`stop-resize-start to the boot marker: ${Date.now() - t1} ms`);
+
+    if (availableParallelism() < 2) return;
+    // back to 2 vCPUs live through the API: hot-plugged, brought online by the guest, no restart
+    const t2 = Date.now();
+    await vm.resize({ cpus: 2, memoryMb: 384 });
+    await lastBootHas(c, 'vm1', /vCPU cpu1 online: 2 vCPU/, 60_000);
+    const plugged = await waitFor(c, 'instances', 'vm1', (x) => (x.status.limits as { cpus?: number }).cpus === 2 && (x.status.liveResize as { vcpus: number }).vcpus === 2, 30_000);
+    assert.equal(plugged.status.pid, grown.status.pid, 'live: the same QEMU');
+    t.diagnostic(`vCPU hot-plug 1 → 2, online in the guest: ${Date.now() - t2} ms`);
   });
 
   it('a restarted cloud adopts the running VM: same QEMU, never a second one', async (t) => {

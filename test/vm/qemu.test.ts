@@ -53,7 +53,7 @@ describe('qemu driver: tiny-vm end to end', { timeout: 900_000 }, () => {
       throw e;
     }
     baseHash = await sha(img.disk);
-    d = new QemuDriver({ stateDir, probeKernel: img.kernel });
+    d = new QemuDriver({ stateDir, probeKernel: img.kernel, maxVcpus: 2 });
   });
 
   after(async () => {
@@ -215,16 +215,22 @@ describe('qemu driver: tiny-vm end to end', { timeout: 900_000 }, () => {
     assert.equal((await d.inspect(id))?.pid, pid);
   });
 
-  it('live resize: memory is ballooned down and back up to the boot size; more memory or vCPUs are refused while it runs', async (t) => {
+  it('live resize: memory is ballooned down and back up to the boot size; a vCPU is hot-plugged; more memory or vCPUs are refused while it runs', async (t) => {
     if (!ok(t)) return;
     const MiB = 1024 * 1024;
-    assert.deepEqual((await d.inspect(id))?.liveResize, { vcpus: 1, minMemoryMb: 64, maxMemoryMb: 256 });
+    assert.deepEqual((await d.inspect(id))?.liveResize, { vcpus: 1, maxVcpus: 2, minMemoryMb: 64, maxMemoryMb: 256 });
     await d.resize(id, { memoryMb: 160 });
     assert.equal((await d.stats(id)).guestMemoryBytes, 160 * MiB, 'the guest gave 96 MiB back (QMP query-balloon)');
     assert.equal((await d.inspect(id))?.limits.memoryMb, 160);
     await assert.rejects(d.resize(id, { memoryMb: 512 }), (e) => isYunError(e) && e.code === 'InvalidState' && /above the 256 MiB/.test(e.message));
-    await assert.rejects(d.resize(id, { cpus: 2 }), (e) => isYunError(e) && /vCPU count changes \(1 → 2\)/.test(e.message));
+    await assert.rejects(d.resize(id, { cpus: 3 }), (e) => isYunError(e) && /vCPU count changes \(1 → 3\) and only up to 2/.test(e.message));
     assert.equal((await d.inspect(id))?.limits.memoryMb, 160, 'a refused resize changes nothing');
+    const pid = (await d.inspect(id))?.pid;
+    await d.resize(id, { cpus: 2 });
+    await waitForConsole(d, id, 'yun-tiny: vCPU cpu1 online: 2 vCPU', 30_000);
+    assert.deepEqual((await d.inspect(id))?.liveResize, { vcpus: 2, minMemoryMb: 64, maxMemoryMb: 256 }, 'hot-plugged up to the maximum');
+    assert.equal((await d.inspect(id))?.pid, pid, 'the same QEMU');
+    await assert.rejects(d.resize(id, { cpus: 1 }), (e) => isYunError(e) && /not removed while it runs/.test(e.message));
     await d.resize(id, { memoryMb: 256 });
     assert.equal((await d.stats(id)).guestMemoryBytes, 256 * MiB);
     assert.equal(await d.vmStatus(id), 'running');

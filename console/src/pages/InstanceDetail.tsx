@@ -54,7 +54,7 @@ export function InstanceDetail({ name }: { name: string }) {
             <dt>Type</dt><dd>{r.spec.type === 'vm' ? 'virtual machine' : 'container'}</dd>
             <dt>Image</dt><dd>{r.spec.image}</dd>
             <dt>Flavor</dt><dd>{r.spec.flavor ?? 'custom'} <span className="muted">{r.spec.size ? `${r.spec.size.vcpus} vCPU · ${r.spec.size.ramMb} MiB` : ''}</span></dd>
-            {st.liveResize ? <><dt>Live resize</dt><dd>memory {st.liveResize.minMemoryMb}–{st.liveResize.maxMemoryMb} MiB, {st.liveResize.vcpus} vCPU</dd></> : null}
+            {st.liveResize ? <><dt>Live resize</dt><dd>memory {st.liveResize.minMemoryMb}–{st.liveResize.maxMemoryMb} MiB, {st.liveResize.vcpus}{st.liveResize.maxVcpus ? `–${st.liveResize.maxVcpus}` : ''} vCPU</dd></> : null}
             <dt>Addresses</dt><dd>{(st.addresses ?? []).map((a) => `${a.ip} (${a.network})`).join(', ') || '—'}</dd>
             <dt>Security groups</dt>
             <dd>
@@ -173,7 +173,7 @@ function SecurityGroups({ r, onClose }: { r: InstanceResource; onClose(): void }
 /**
  * Resize to a flavor or to a custom vCPU/memory size. A running VM reports in
  * `status.liveResize` which sizes apply live (memory by balloon within its
- * boot size, the same vCPU count); any other change to a running instance
+ * boot size, vCPUs added up to `maxVcpus`); any other change to a running instance
  * needs "allow restart" (`allowRestart`), else the API refuses (409) with
  * the reason, shown here.
  */
@@ -190,7 +190,8 @@ function Resize({ r, onClose }: { r: InstanceResource; onClose(): void }) {
   const live = running ? r.status.liveResize : undefined;
   const f = flavors.data?.items.find((x) => x.name === flavor);
   const want = mode === 'flavor' ? (f ? { vcpus: f.spec.vcpus, ramMb: f.spec.ramMb } : undefined) : { vcpus: Number(cpus), ramMb: Number(memoryMb) };
-  const fitsLive = live && want ? Math.max(1, Math.ceil(want.vcpus)) === live.vcpus && want.ramMb >= live.minMemoryMb && want.ramMb <= live.maxMemoryMb : undefined;
+  const wantVcpus = want ? Math.max(1, Math.ceil(want.vcpus)) : 0;
+  const fitsLive = live && want ? wantVcpus >= live.vcpus && wantVcpus <= (live.maxVcpus ?? live.vcpus) && want.ramMb >= live.minMemoryMb && want.ramMb <= live.maxMemoryMb : undefined;
   const unchanged = mode === 'flavor' ? !flavor || flavor === r.spec.flavor : false;
   const body = () => ({ ...(mode === 'flavor' ? { flavor } : { cpus: Number(cpus), memoryMb: Number(memoryMb) }), ...(running ? { allowRestart: allowRestart && !fitsLive } : {}) });
   return (
@@ -218,7 +219,7 @@ function Resize({ r, onClose }: { r: InstanceResource; onClose(): void }) {
         </FormErrors>
         {live ? (
           <p className="note" data-testid="live-range">
-            Applies live: memory from {live.minMemoryMb} to {live.maxMemoryMb} MiB with {live.vcpus} vCPU{live.vcpus === 1 ? '' : 's'}.
+            Applies live: memory from {live.minMemoryMb} to {live.maxMemoryMb} MiB with {live.maxVcpus ? `${live.vcpus} to ${live.maxVcpus} vCPUs` : `${live.vcpus} vCPU${live.vcpus === 1 ? '' : 's'}`}.
             {fitsLive === undefined ? null : fitsLive ? ' This size applies live, without a restart.' : ' This size needs a restart.'}
           </p>
         ) : null}

@@ -20,6 +20,15 @@ describe('live resize decisions', () => {
     assert.match(liveResizeBlocker({ vcpus: 1, minMemoryMb: 64, maxMemoryMb: 256 }, { memoryMb: 128 }) ?? 'live', /live/, 'cpus unset is 1 vCPU');
   });
 
+  it('vCPUs are added live up to maxVcpus (hot-plug), never removed live', () => {
+    const hot = { vcpus: 2, maxVcpus: 4, minMemoryMb: 64, maxMemoryMb: 256 };
+    assert.equal(liveResizeBlocker(hot, { cpus: 3 }), undefined);
+    assert.equal(liveResizeBlocker(hot, { cpus: 4, memoryMb: 128 }), undefined);
+    assert.match(liveResizeBlocker(hot, { cpus: 5 }) ?? '', /vCPU count changes \(2 → 5\) and only up to 4 are hot-plugged/);
+    assert.match(liveResizeBlocker(hot, { cpus: 1 }) ?? '', /vCPU count changes \(2 → 1\) and vCPUs are not removed while it runs/);
+    assert.match(liveResizeBlocker(vm, { cpus: 3 }) ?? '', /vCPUs are not hot-plugged/, 'without maxVcpus the count is fixed');
+  });
+
   it('vCPUs round up; limits compare field by field', () => {
     assert.deepEqual([vcpusFor(undefined), vcpusFor(0.25), vcpusFor(1), vcpusFor(2.1)], [1, 1, 1, 3]);
     assert.ok(sameLimits({ cpus: 1, memoryMb: 64 }, { cpus: 1, memoryMb: 64, pids: undefined }));

@@ -15,7 +15,11 @@ export const vcpusFor = (cpus: number | undefined): number => Math.max(1, Math.c
 export function liveResizeBlocker(range: LiveResizeRange, want: WorkloadLimits): string | undefined {
   const why: string[] = [];
   const vcpus = vcpusFor(want.cpus);
-  if (vcpus !== range.vcpus) why.push(`the vCPU count changes (${range.vcpus} → ${vcpus}) and vCPUs are not hot-plugged`);
+  const maxVcpus = range.maxVcpus ?? range.vcpus;
+  if (vcpus < range.vcpus) why.push(`the vCPU count changes (${range.vcpus} → ${vcpus}) and vCPUs are not removed while it runs`);
+  else if (vcpus > maxVcpus) {
+    why.push(`the vCPU count changes (${range.vcpus} → ${vcpus}) and ${maxVcpus > range.vcpus ? `only up to ${maxVcpus} are hot-plugged` : 'vCPUs are not hot-plugged'}`);
+  }
   const mem = want.memoryMb;
   if (mem !== undefined && mem > range.maxMemoryMb) {
     why.push(`memory above the ${range.maxMemoryMb} MiB it was started with is only added at a start`);

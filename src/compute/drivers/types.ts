@@ -176,6 +176,8 @@ export interface WorkloadStatus {
 export interface LiveResizeRange {
   /** vCPUs it runs with: `cpus` values that round up to this count apply live (unset counts as 1). */
   vcpus: number;
+  /** vCPUs may be added live (hot-plug) up to this count; never removed live. Absent: the count is fixed while it runs. */
+  maxVcpus?: number;
   /** Memory may be set live anywhere in [min, max] MiB (VMs: balloon down from, and back up to, the boot size). */
   minMemoryMb: number;
   maxMemoryMb: number;

@@ -24,6 +24,8 @@ export interface QemuLaunch {
   /** yun workload id: goes into `-name`. */
   id: string;
   vcpus: number;
+  /** vCPUs that can be hot-plugged up to (`-smp maxcpus`); at most `vcpus` means none. */
+  maxVcpus?: number;
   memoryMb: number;
   kernel?: string;
   initrd?: string;
@@ -82,7 +84,7 @@ export function buildQemuArgs(l: QemuLaunch): string[] {
     '-name', `yun-${l.id}`,
     '-machine', 'pc',
     '-accel', l.accelerator,
-    '-smp', String(l.vcpus),
+    '-smp', l.maxVcpus && l.maxVcpus > l.vcpus ? `cpus=${l.vcpus},maxcpus=${l.maxVcpus}` : String(l.vcpus),
     '-m', String(l.memoryMb),
     '-nodefaults', '-no-user-config', '-display', 'none',
     '-chardev', `file,id=console,path=${esc(l.consoleLog)},append=on`,

@@ -1,9 +1,10 @@
 /**
  * The qemu compute driver: virtual machines with qemu-system-x86_64.
  *
- * What it cannot do: no live migration; live resize only moves memory
- * within the boot size (virtio-balloon, not below 64 MiB), other vCPU
- * counts and more memory apply at the next start; no exec into the guest,
+ * What it cannot do: no live migration; live resize moves memory only
+ * within the boot size (virtio-balloon, not below 64 MiB) and adds vCPUs
+ * only up to the host's CPU count (hot-plug; never removes them), other
+ * vCPU counts and more memory apply at the next start; no exec into the guest,
  * no netns joining (VM networking is tap devices in `spec.nics`), no cgroup
  * limits on the QEMU process, no CPU pinning; KVM only where a probe kernel
  * really boots under it, else TCG (correct but slow).
@@ -19,6 +20,7 @@
  * off the same disk.
  */
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { mkdir, open, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { YunError, invalid, notFound } from '../../../core/errors.ts';
@@ -34,6 +36,7 @@ import { backupDrive } from './backup.ts';
 import { hotplugAdd, hotplugRemove, hotplugResize, volumeDrive } from './hotplug.ts';
 import { qemuStats } from './stats.ts';
 import { bootFailure, readRunConsole } from './console.ts';
+import { plugVcpus } from './cpus.ts';
 import { InstanceFiles, type InstanceRecord, type RunRecord, livePid, readJson, readVolumes, writeJson } from './instance.ts';
 import { type Accelerator, type AcceleratorProbe, probeAccelerator, qemuVersion } from './probe.ts';
 import { withQmp } from './qmp.ts';
@@ -63,6 +66,8 @@ export interface QemuDriverOptions {
   stopTimeoutMs?: number;
   /** How long a live resize waits for the guest to give memory back. Default 10 000 ms. */
   balloonWaitMs?: number;
+  /** vCPUs a running VM can be given by hot-plug (`-smp maxcpus`). Default: the host's CPU count (never below the VM's own). */
+  maxVcpus?: number;
 }
 
 export class QemuDriver implements ComputeDriver, LiveResizable, VolumeHotplug, VolumeLiveCopy {
@@ -202,6 +207,7 @@ export class QemuDriver implements ComputeDriver, LiveResizable, VolumeHotplug, 
         const accel = rec.spec.vm?.accelerator ?? (await this.accelerator()).accelerator;
         const volumes = await readVolumes(f);
         const vcpus = vcpusFor(rec.limits.cpus);
+        const maxVcpus = this.maxVcpusFor(vcpus);
         const memoryMb = this.memoryOf(rec);
         await rm(f.qmpSocket, { force: true });
         await rm(f.pidFile, { force: true });
@@ -213,6 +219,7 @@ export class QemuDriver implements ComputeDriver, LiveResizable, VolumeHotplug, 
           accelerator: accel,
           id,
           vcpus,
+          maxVcpus,
           memoryMb,
           kernel: rec.image.kernel,
           initrd: rec.image.initrd,
@@ -230,7 +237,7 @@ export class QemuDriver implements ComputeDriver, LiveResizable, VolumeHotplug, 
         await runOk(this.binary, args, { timeoutMs: 60_000 });
         const live = await waitFor(() => livePid(f), 5000, 50);
         if (!live) throw new YunError('DriverFailed', `QEMU for ${id} exited right after starting; see ${f.console}`);
-        const run: RunRecord = { startedAt: new Date().toISOString(), pid: live.pid, pidStart: live.start, accelerator: accel, vcpus, memoryMb, balloon: true, consoleFrom };
+        const run: RunRecord = { startedAt: new Date().toISOString(), pid: live.pid, pidStart: live.start, accelerator: accel, vcpus, maxVcpus, memoryMb, balloon: true, consoleFrom };
         await writeJson(f.run, run);
       });
     });
@@ -387,9 +394,14 @@ export class QemuDriver implements ComputeDriver, LiveResizable, VolumeHotplug, 
    */
   private liveRange(rec: InstanceRecord, run?: RunRecord): LiveResizeRange {
     const vcpus = run?.vcpus ?? vcpusFor(rec.limits.cpus);
+    const maxVcpus = run ? run.maxVcpus ?? vcpus : this.maxVcpusFor(vcpus);
     const boot = run?.memoryMb ?? this.memoryOf(rec);
     const balloon = !run || run.balloon === true;
-    return { vcpus, minMemoryMb: balloon ? Math.min(BALLOON_FLOOR_MB, boot) : boot, maxMemoryMb: boot };
+    return { vcpus, ...(maxVcpus > vcpus ? { maxVcpus } : {}), minMemoryMb: balloon ? Math.min(BALLOON_FLOOR_MB, boot) : boot, maxMemoryMb: boot };
+  }
+
+  private maxVcpusFor(vcpus: number): number {
+    return Math.max(vcpus, this.opts.maxVcpus ?? availableParallelism());
   }
 
   /**
@@ -410,6 +422,8 @@ export class QemuDriver implements ComputeDriver, LiveResizable, VolumeHotplug, 
         if (blocker) throw new YunError('InvalidState', `VM ${id} cannot take this resize while it runs: ${blocker}; stop it first`, { details: { needs: 'restart' } });
         const memoryMb = this.memoryOf({ ...rec, limits: next });
         if (memoryMb !== this.memoryOf(rec)) await setBalloon(f.qmpSocket, memoryMb, this.opts.balloonWaitMs ?? 10_000);
+        const vcpus = vcpusFor(next.cpus);
+        if (vcpus > (run.vcpus ?? vcpus)) await writeJson(f.run, { ...run, vcpus: await plugVcpus(f.qmpSocket, vcpus) } satisfies RunRecord);
       }
       if (next.rootDiskGb && rec.image.disk) await this.growRootDisk(f, next.rootDiskGb, Boolean(live));
       await writeJson(f.record, { ...rec, limits: next } satisfies InstanceRecord);

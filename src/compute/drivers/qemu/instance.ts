@@ -47,6 +47,8 @@ export interface RunRecord {
   /** What QEMU was started with (absent in runs of older drivers): the live resize range. */
   vcpus?: number;
   memoryMb?: number;
+  /** `-smp maxcpus`: vCPUs can be hot-plugged up to this (`vcpus` counts those plugged since). */
+  maxVcpus?: number;
   /** QEMU has the virtio-balloon device. */
   balloon?: boolean;
   /** Size of console.log when this run started: the run's console is what follows (absent in runs of older drivers). */

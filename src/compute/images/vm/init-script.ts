@@ -7,6 +7,7 @@
  *   `yun-tiny: block device X resized to N sectors`
  *   `yun-tiny: user-data exit N`
  *   `yun-tiny: net ethN MAC IP/PREFIX`  — a NIC configured from the seed
+ *   `yun-tiny: vCPU cpuN online: M vCPU` — a hot-plugged vCPU brought online
  */
 export const TINY_VM_BOOT_MARKER = 'YUN-TINY-VM: BOOTED';
 
@@ -83,6 +84,8 @@ if [ -f /run/seed/user-data ]; then
   esac
 fi
 
+# vCPUs hot-plugged later are brought online once (one offlined by hand stays offline)
+cpus=" $(cd /sys/devices/system/cpu && ls -d cpu[0-9]* | tr '\\n' ' ')"
 known=" $(ls /sys/block | tr '\\n' ' ')"
 for b in $known; do eval "size_$(echo "$b" | tr -c 'a-z0-9\\n' '_')=$(cat /sys/block/$b/size)"; done
 while true; do
@@ -98,6 +101,11 @@ while true; do
   done
   for b in $known; do
     [ -e "/sys/block/$b" ] || { log "block device removed $b"; known="$(echo "$known" | sed "s/ $b / /")"; }
+  done
+  for c in $(cd /sys/devices/system/cpu && ls -d cpu[0-9]*); do
+    case "$cpus" in *" $c "*) continue ;; esac
+    cpus="$cpus$c "
+    [ -f "/sys/devices/system/cpu/$c/online" ] && echo 1 > "/sys/devices/system/cpu/$c/online" && log "vCPU $c online: $(grep -c ^processor /proc/cpuinfo) vCPU"
   done
   sleep 1
 done
