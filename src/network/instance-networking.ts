@@ -114,14 +114,9 @@ export class ServiceInstanceNetworking implements InstanceNetworking {
 
   /** The groups ports get (`default` when none are named), each checked to exist; `default` is made on first use. */
   private async groupsOf(q: Sql, project: string, securityGroups: string[] | undefined): Promise<string[]> {
-    const res = new Resources(q);
     const groups = securityGroups?.length ? [...new Set(securityGroups)] : [DEFAULT_GROUP];
-    for (const [i, g] of groups.entries()) {
-      if (g === DEFAULT_GROUP) await ensureDefaultGroup(q, this.identity, project);
-      else if (!(await res.get(KIND.securityGroup, project, g))) {
-        throw new YunError('NotFound', `security group '${g}' not found`, { field: `/spec/securityGroups/${i}`, details: { kind: KIND.securityGroup, name: g } });
-      }
-    }
+    await validateInstanceNetworking(q, project, undefined, groups);
+    if (groups.includes(DEFAULT_GROUP)) await ensureDefaultGroup(q, this.identity, project);
     return groups;
   }
 

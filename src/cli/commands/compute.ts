@@ -102,14 +102,18 @@ export function registerComputeCommands(program: Command, env: CliEnv): void {
   inst.command('resize <name>').option('--flavor <flavor>').option('--cpus <n>', '', Number).option('--memory <mb>', '', Number).option('--allow-restart')
     .action(async (n: string, o: { flavor?: string; cpus?: number; memory?: number; allowRestart?: boolean }) =>
       env.out(flat(await (await cc()).instance(n).resize({ ...(o.flavor ? { flavor: o.flavor } : { cpus: o.cpus, memoryMb: o.memory }), ...(o.allowRestart ? { allowRestart: true } : {}) }) as never), ['name', 'state', 'flavor', 'size']));
-  const groupsOf = async (n: string) => (await (await cc()).instance(n).get()).spec.securityGroups ?? [];
+  /** The groups an instance is in (none named: the default group). */
+  const groupsOf = async (n: string) => {
+    const named = (await (await cc()).instance(n).get()).spec.securityGroups ?? [];
+    return named.length ? named : ['default'];
+  };
   const setGroups = async (n: string, groups: string[]) => env.out(flat(await (await cc()).instance(n).setSecurityGroups(groups) as never), ['name', 'state', 'securityGroups']);
   inst.command('add-security-group <name> <group>').description('live: the new rules apply without a restart')
-    .action(async (n: string, g: string) => { const cur = await groupsOf(n); await setGroups(n, [...new Set([...(cur.length ? cur : ['default']), g])]); });
+    .action(async (n: string, g: string) => setGroups(n, [...new Set([...(await groupsOf(n)), g])]));
   inst.command('remove-security-group <name> <group>').description('live; with no group left the instance is in the default group')
     .action(async (n: string, g: string) => {
       const cur = await groupsOf(n);
-      if (!(cur.length ? cur : ['default']).includes(g)) throw new Error(`instance ${n} is not in security group ${g}`);
+      if (!cur.includes(g)) throw new Error(`instance ${n} is not in security group ${g}`);
       await setGroups(n, cur.filter((x) => x !== g));
     });
   inst.command('delete <name>').action(async (n: string) => { await (await cc()).instance(n).delete(); env.out({ deleting: n }); });

@@ -73,9 +73,15 @@ export function rowToVersion(r: Record<string, unknown>): ObjectVersion {
     acl: r.acl as ObjectVersion['acl'],
     ownerId: r.owner_id as string,
   };
-  const data = r.inline_data;
-  if (data instanceof Uint8Array) v.inlineData = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const data = inlineBytes(r.inline_data);
+  if (data) v.inlineData = data;
   return v;
+}
+
+/** An `inline_data` column value as a Buffer (SQLite gives Buffers, other drivers may give Uint8Arrays); undefined when NULL. */
+export function inlineBytes(data: unknown): Buffer | undefined {
+  if (!(data instanceof Uint8Array)) return undefined;
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
 /** Parameters for `INSERT … (VERSION_COLS_DATA)`: 15 values. */

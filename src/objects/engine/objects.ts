@@ -3,7 +3,7 @@ import { S3Error } from '../s3/errors.ts';
 import { BlobCorrupt, decodeRange } from './blobcodec.ts';
 import type { ChecksumAlgorithm } from './checksums.ts';
 import type { BlobReader } from '../backends/types.ts';
-import { type EngineCtx, rowToVersion, VERSION_COLS, VERSION_COLS_DATA } from './context.ts';
+import { type EngineCtx, inlineBytes, rowToVersion, VERSION_COLS, VERSION_COLS_DATA } from './context.ts';
 import { type CommitConds, commitVersion, INLINE_MAX, queueBlobDeletes, writeBlob } from './write.ts';
 import { randomToken } from '../../core/ids.ts';
 import type { BlobDesc, CannedAcl, ObjectMeta, ObjectVersion, Principal, SseRequest, Tag } from './types.ts';
@@ -122,9 +122,9 @@ export async function* readObject(ctx: EngineCtx, v: ObjectVersion, start: numbe
 /** The inline blob of a version read without it (e.g. from a listing). */
 async function loadInline(ctx: EngineCtx, v: ObjectVersion, blobId: string): Promise<Buffer> {
   const r = await ctx.store.get<{ inline_data: unknown }>('SELECT inline_data FROM objects_versions WHERE bucket = ? AND key = ? AND version_id = ?', [v.bucket, v.key, v.versionId]);
-  const data = r?.inline_data;
-  if (!(data instanceof Uint8Array)) throw new BlobCorrupt(`inline blob ${blobId} is missing`);
-  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const data = inlineBytes(r?.inline_data);
+  if (!data) throw new BlobCorrupt(`inline blob ${blobId} is missing`);
+  return data;
 }
 
 /** Reads an inline blob's encoded bytes like a backend file (decodeRange verifies them). */
