@@ -75,6 +75,8 @@ export class QemuDriver implements ComputeDriver, LiveResizable, VolumeHotplug, 
   private readonly binary: string;
   private probe?: Promise<AcceleratorProbe>;
   private readonly chains = new Map<string, Promise<unknown>>();
+  /** Console size of each running VM when it last showed no boot failure (it is read again only once it grew). */
+  private readonly consoleClean = new Map<string, number>();
 
   constructor(private readonly opts: QemuDriverOptions) {
     this.binary = opts.binary ?? 'qemu-system-x86_64';
@@ -311,7 +313,18 @@ export class QemuDriver implements ComputeDriver, LiveResizable, VolumeHotplug, 
     return run;
   }
 
+  /** A boot failure in the console of the running QEMU (runs of older drivers: not looked for). */
+  private async liveFailure(id: string, f: InstanceFiles, run: RunRecord): Promise<string | undefined> {
+    if (run.consoleFrom === undefined) return undefined;
+    const size = await stat(f.console).then((s) => s.size, () => 0);
+    if (this.consoleClean.get(id) === size) return undefined;
+    const failure = bootFailure(await readRunConsole(f.console, run.consoleFrom));
+    if (!failure) this.consoleClean.set(id, size);
+    return failure;
+  }
+
   async delete(id: string): Promise<void> {
+    this.consoleClean.delete(id);
     return this.serial(id, async () => {
       const f = this.files(id);
       if (!existsSync(f.dir)) return;
@@ -330,7 +343,7 @@ export class QemuDriver implements ComputeDriver, LiveResizable, VolumeHotplug, 
     if (!run) return { ...base, state: 'created' };
     const live = await livePid(f);
     if (live && live.pid === run.pid && live.start === run.pidStart) {
-      const failure = run.consoleFrom === undefined ? undefined : bootFailure(await readRunConsole(f.console, run.consoleFrom));
+      const failure = await this.liveFailure(id, f, run);
       if (!failure) return { ...base, state: 'running', pid: live.pid, startedAt: run.startedAt, liveResize: this.liveRange(rec, run) };
       // a panic pvpanic did not catch, or firmware with nothing to boot: this run is over
       run = (await this.serial(id, async () => {
